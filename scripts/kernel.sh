@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# kernel.sh - fetch, patch, build and export the project's Linux kernel.
+#
+# The kernel lives in a cache outside the clone, shared by development and
+# CI on one machine, so that a change to one patch rebuilds in minutes:
+#
+#   $VIOMMU_CACHE (default /var/cache/viommu)
+#     dl/         the Debian source package (and the isolated apt state)
+#     linux/      git tree: commit "base" = pristine source, then the series
+#     build/      out-of-tree kernel build (O=)
+#     selftests/  iommufd selftests built against that tree
+#
+# Commands:
+#   fetch     download linux-source-7.3 (pinned in kernel/BASE) with apt
+#   prepare   make the cached tree equal base + kernel/patches
+#   build     prepare, configure (tinyconfig + kernel/viommu.config), build
+#             bzImage and the iommufd selftests
+#   export    write the cached tree's commits back to kernel/patches
+#   drift     show whether the cached tree and kernel/patches differ
+#   check     checkpatch --strict each patch, and build each prefix
+#   path      print the paths of the built artifacts
+#
+# Environment:
+#   VIOMMU_CACHE           cache directory (default /var/cache/viommu)
+#   VIOMMU_LINUX_TARBALL   use this linux-source-7.3.tar.xz instead of apt
+#   VIOMMU_JOBS            make -j (default: cores + 1)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${VIOMMU_CACHE:-/var/cache/viommu}
+jobs=${VIOMMU_JOBS:-$(($(nproc) + 1))}
+tree=$cache/linux
+build=$cache/build
+selftests=$cache/selftests
+patches=$repo/kernel/patches
+fragment=$repo/kernel/viommu.config
+# Fixed identity and date for the base commit, so its hash is the same on
+# every machine and the exported series is byte-for-byte reproducible.
+base_env=(GIT_AUTHOR_NAME=base GIT_AUTHOR_EMAIL=base@localhost
+	  GIT_COMMITTER_NAME=base GIT_COMMITTER_EMAIL=base@localhost
+	  GIT_AUTHOR_DATE='2000-01-01T00:00:00Z'
+	  GIT_COMMITTER_DATE='2000-01-01T00:00:00Z')
+
+# shellcheck source=/dev/null
+. "$repo/kernel/BASE"
+
+say() { printf 'kernel.sh: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+lock() {
+	mkdir -p "$cache"
+	exec 9>"$cache/.lock"
+	flock 9
+}
+
+# The Debian mirror this machine already uses, from its own apt config.
+apt_mirror() {
+	local codename
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' |
+		awk -v c="$codename" '$2 == c && $3 == "deb" { print $1; exit }'
+}
+
+deb_path() { echo "$cache/dl/${PACKAGE}_${VERSION}_all.deb" | sed 's/:/%3a/'; }
+
+cmd_fetch() {
+	local deb mirror aptdir
+	[ -n "${VIOMMU_LINUX_TARBALL:-}" ] && return 0
+	deb=$(deb_path)
+	if [ -f "$deb" ] && echo "$DEB_SHA256  $deb" | sha256sum -c --quiet 2>/dev/null; then
+		return 0
+	fi
+	mirror=$(apt_mirror)
+	[ -n "$mirror" ] || die "cannot find this machine's Debian mirror in its apt configuration"
+	aptdir=$cache/dl/apt
+	mkdir -p "$aptdir"/{state/lists/partial,cache/archives/partial}
+	: > "$aptdir/state/status"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $SUITE main" \
+		> "$aptdir/sources.list"
+	# Own sources list, state and cache: nothing else on the machine is
+	# updated, and the machine's package lists are left alone.
+	local opts=(-o "Dir::Etc::SourceList=$aptdir/sources.list"
+		    -o Dir::Etc::SourceParts=/dev/null
+		    -o "Dir::State=$aptdir/state"
+		    -o "Dir::State::status=$aptdir/state/status"
+		    -o "Dir::Cache=$aptdir/cache"
+		    -o APT::Sandbox::User=root)
+	say "fetching $PACKAGE=$VERSION from $SUITE"
+	apt-get -q "${opts[@]}" update >/dev/null
+	(cd "$cache/dl" && apt-get -q "${opts[@]}" download "$PACKAGE=$VERSION") || {
+		say "available versions of $PACKAGE in $SUITE:"
+		apt-cache "${opts[@]}" madison "$PACKAGE" >&2 || true
+		die "cannot download $PACKAGE=$VERSION; set VIOMMU_LINUX_TARBALL to a local linux-source-7.3.tar.xz, or update kernel/BASE"
+	}
+	echo "$DEB_SHA256  $deb" | sha256sum -c --quiet ||
+		die "$deb does not match DEB_SHA256 in kernel/BASE"
+}
+
+# Create the git tree with the pristine source as commit "base".
+make_base() {
+	local tarball tmp
+	[ -d "$tree/.git" ] && return 0
+	cmd_fetch
+	tmp=$cache/linux.tmp
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	if [ -n "${VIOMMU_LINUX_TARBALL:-}" ]; then
+		tarball=$VIOMMU_LINUX_TARBALL
+	else
+		dpkg-deb --fsys-tarfile "$(deb_path)" |
+			tar -x -C "$tmp" "./usr/src/$PACKAGE.tar.xz"
+		tarball=$tmp/usr/src/$PACKAGE.tar.xz
+	fi
+	say "unpacking $(basename "$tarball")"
+	mkdir -p "$tmp/src"
+	tar -xJf "$tarball" -C "$tmp/src" --strip-components=1
+	(
+		cd "$tmp/src"
+		git init -q -b series
+		git config core.autocrlf false
+		git config gc.auto 0
+		git add -A -f
+		env "${base_env[@]}" git commit -q -m "$PACKAGE $VERSION (Debian, $SUITE)"
+		git tag base
+	)
+	mv "$tmp/src" "$tree"
+	rm -rf "$tmp"
+}
+
+series_stamp() { { cat "$patches"/*.patch 2>/dev/null || true; } | sha256sum | cut -d" " -f1; }
+
+cmd_prepare() {
+	local want old new f
+	make_base
+	cd "$tree"
+	want=$(series_stamp)
+	if [ "$(cat .git/viommu-series 2>/dev/null)" = "$want" ] &&
+	   git diff --quiet HEAD 2>/dev/null; then
+		return 0
+	fi
+	if ! git diff --quiet HEAD; then
+		die "$tree has uncommitted changes; commit them and run '$0 export', or discard them"
+	fi
+	old=$(git rev-parse HEAD)
+	# Remember the mtimes of every file the old or new series touches, so
+	# files whose content does not change keep their mtime and make does
+	# not rebuild them.
+	declare -A mtime
+	local touched
+	touched=$( { git diff --name-only base "$old"
+		     cat "$patches"/*.patch 2>/dev/null | sed -n 's|^+++ b/||p' || true
+		   } | sort -u)
+	for f in $touched; do
+		[ -e "$f" ] && mtime[$f]=$(stat -c %Y "$f")
+	done
+	git checkout -q -B series base
+	if ls "$patches"/*.patch >/dev/null 2>&1; then
+		env GIT_COMMITTER_DATE='2000-01-01T00:00:00Z' \
+			git am -q --committer-date-is-author-date "$patches"/*.patch ||
+			{ git am --abort; die "the series does not apply to base"; }
+	fi
+	new=$(git rev-parse HEAD)
+	for f in $touched; do
+		if [ -n "${mtime[$f]:-}" ] && [ -e "$f" ] &&
+		   git diff --quiet "$old" "$new" -- "$f"; then
+			touch -d "@${mtime[$f]}" "$f"
+		fi
+	done
+	echo "$want" > .git/viommu-series
+	say "tree at $(git log --oneline -1 | cut -c1-70) ($(git rev-list --count base..HEAD) patches)"
+}
+
+
+cmd_export() {
+	make_base
+	cd "$tree"
+	git diff --quiet HEAD || die "$tree has uncommitted changes; commit them first"
+	rm -f "$patches"/*.patch
+	mkdir -p "$patches"
+	git format-patch -q --zero-commit --no-signature -o "$patches" base..HEAD
+	series_stamp > .git/viommu-series
+	say "exported $(ls "$patches" | grep -c '\.patch$') patches to kernel/patches"
+}
+
+cmd_drift() {
+	local tmp rc=0
+	make_base
+	tmp=$(mktemp -d)
+	git -C "$tree" format-patch -q --zero-commit --no-signature -o "$tmp" base..HEAD
+	if ! diff -r -q "$patches" "$tmp" >/dev/null 2>&1; then
+		say "the cached tree and kernel/patches differ:"
+		diff -r -u "$patches" "$tmp" | head -100 >&2 || true
+		rc=1
+	elif ! git -C "$tree" diff --quiet HEAD; then
+		say "the cached tree has uncommitted changes"
+		git -C "$tree" status --short | head -20 >&2
+		rc=1
+	else
+		say "no drift: $(ls "$tmp" | wc -l) patches"
+	fi
+	rm -rf "$tmp"
+	return $rc
+}
+
+configure() {
+	local stamp
+	stamp=$(cat "$fragment" "$repo/kernel/BASE" | sha256sum | cut -d' ' -f1)
+	if [ -f "$build/.config" ] && [ "$(cat "$build/.viommu-config" 2>/dev/null)" = "$stamp" ]; then
+		return 0
+	fi
+	mkdir -p "$build"
+	say "configuring: tinyconfig + kernel/viommu.config"
+	make -s -C "$tree" O="$build" ARCH=x86_64 tinyconfig >/dev/null
+	(cd "$tree" && KCONFIG_CONFIG="$build/.config" \
+		scripts/kconfig/merge_config.sh -m -O "$build" "$build/.config" "$fragment" >/dev/null)
+	make -s -C "$tree" O="$build" ARCH=x86_64 olddefconfig >/dev/null
+	# Every option the fragment asks for must have survived olddefconfig.
+	local missing
+	missing=$(grep -E '^CONFIG_' "$fragment" | while IFS= read -r line; do
+		opt=${line%%=*} val=${line#*=}
+		if [ "$val" = n ]; then
+			grep -q "^$opt=" "$build/.config" && echo "$line"
+		else
+			grep -qx "$line" "$build/.config" || echo "$line"
+		fi
+	done)
+	[ -z "$missing" ] || die "config options not satisfied (missing dependencies?): $missing"
+	echo "$stamp" > "$build/.viommu-config"
+}
+
+cmd_build() {
+	cmd_prepare
+	configure
+	say "building bzImage (-j$jobs)"
+	make -s -C "$tree" O="$build" ARCH=x86_64 -j"$jobs" bzImage headers
+	say "building iommufd selftests"
+	mkdir -p "$selftests"
+	make -s -C "$tree/tools/testing/selftests/iommu" OUTPUT="$selftests" \
+		KHDR_INCLUDES="-isystem $build/usr/include" >/dev/null
+	cmd_path
+}
+
+cmd_path() {
+	echo "bzimage=$build/arch/x86/boot/bzImage"
+	echo "vmlinux=$build/vmlinux"
+	echo "headers=$build/usr/include"
+	echo "selftests=$selftests"
+	echo "tree=$tree"
+}
+
+cmd_check() {
+	local n i rc=0 commits
+	cmd_prepare
+	cd "$tree"
+	commits=$(git rev-list --reverse base..HEAD)
+	n=$(echo "$commits" | grep -c . || true)
+	i=0
+	for c in $commits; do
+		i=$((i + 1))
+		say "[$i/$n] $(git log --format=%s -1 "$c")"
+		if ! git format-patch --stdout -1 "$c" | scripts/checkpatch.pl --strict -q --no-tree - >&2; then
+			rc=1
+		fi
+	done
+	# Build each prefix of the series: the series must bisect.
+	if [ "${1:-}" = --bisect ]; then
+		for c in $commits; do
+			git checkout -q "$c"
+			say "building at $(git log --oneline -1)"
+			make -s -C "$tree" O="$build" ARCH=x86_64 -j"$jobs" bzImage || rc=1
+		done
+		git checkout -q series
+	fi
+	return $rc
+}
+
+main() {
+	local cmd=${1:-}
+	shift || true
+	case $cmd in
+	fetch | prepare | build | export | drift | check)
+		lock
+		"cmd_$cmd" "$@" ;;
+	path) cmd_path ;;
+	*) sed -n '3,/^set -e/p' "$0" | sed 's/^# \{0,1\}//;/^set -e/d' >&2; exit 2 ;;
+	esac
+}
+main "$@"

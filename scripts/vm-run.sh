@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# vm-run.sh - boot a test kernel under QEMU and run one command in it.
+#
+# usage: vm-run.sh [options] -- COMMAND [ARG...]
+#   -k, --kernel BZIMAGE   kernel to boot (default: the cached build)
+#   -r, --results DIR      results dir, shared read-write, seen by the guest
+#                          as $VM_RESULTS (default: ./results/vm)
+#   -t, --timeout SECS     kill the VM after this long (default 600)
+#   -m, --mem SIZE         guest memory (default 2G)
+#   -c, --cpus N           vCPUs (default 2)
+#   -v, --verbose          stream the kernel console as well
+#
+# The guest sees the host root read-only over virtio-9p (multidevs=remap),
+# with tmpfs on /tmp, /run, /var/tmp, /root and /dev/shm. COMMAND runs in
+# the current directory with its output on this terminal; its exit status
+# is ours. The run fails (exit 125) when the VM dies without reporting a
+# status, times out, or when the kernel log shows BUG:, WARNING:, KASAN,
+# Oops, a lockdep report or a panic. The console log is kept in
+# DIR/console.log.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+kernel= results=$PWD/results/vm timeout=600 mem=2G cpus=2 verbose=0
+
+usage() { sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	-k | --kernel) kernel=$2; shift 2 ;;
+	-r | --results) results=$2; shift 2 ;;
+	-t | --timeout) timeout=$2; shift 2 ;;
+	-m | --mem) mem=$2; shift 2 ;;
+	-c | --cpus) cpus=$2; shift 2 ;;
+	-v | --verbose) verbose=1; shift ;;
+	--) shift; break ;;
+	-h | --help) usage ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || usage
+if [ -z "$kernel" ]; then
+	kernel=$("$repo/scripts/kernel.sh" path | sed -n 's/^bzimage=//p')
+fi
+[ -f "$kernel" ] || { echo "vm-run.sh: no kernel at $kernel (run 'make kernel')" >&2; exit 125; }
+command -v qemu-system-x86_64 >/dev/null ||
+	{ echo "vm-run.sh: qemu-system-x86_64 missing (run 'make deps')" >&2; exit 125; }
+
+mkdir -p "$results"
+results=$(cd "$results" && pwd)
+ctl=$results/.vm
+rm -rf "$ctl"
+mkdir -p "$ctl"
+console=$results/console.log
+: > "$console"
+
+# The command, its directory and environment, as a script the guest runs.
+{
+	echo "cd $(printf '%q' "$PWD")"
+	echo "export PATH=$(printf '%q' "$PATH")"
+	for v in $(compgen -e | grep -E '^(VIOMMU_|TEST_)' || true); do
+		echo "export $v=$(printf '%q' "${!v}")"
+	done
+	printf '%q ' "$@"
+	echo
+} > "$ctl/cmd"
+
+append="console=ttyS0 root=/dev/root rootfstype=9p"
+append+=" rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
+append+=" init=$repo/scripts/vm-init.sh panic=-1 oops=panic"
+append+=" vm_results=$results"
+
+qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem"
+      -nodefaults -no-reboot -display none
+      -kernel "$kernel" -append "$append"
+      -fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
+      -device virtio-9p-pci,fsdev=root,mount_tag=/dev/root
+      -fsdev "local,id=res,path=$results,security_model=none,multidevs=remap"
+      -device virtio-9p-pci,fsdev=res,mount_tag=results
+      -chardev "file,id=con,path=$console"
+      -serial chardev:con
+      -chardev stdio,id=out,signal=off
+      -serial chardev:out)
+
+tailpid=
+if [ "$verbose" = 1 ]; then
+	tail -n +1 -f "$console" >&2 &
+	tailpid=$!
+fi
+set +e
+timeout -s KILL "$timeout" "${qemu[@]}" < /dev/null
+qrc=$?
+set -e
+[ -n "$tailpid" ] && kill "$tailpid" 2>/dev/null
+
+fail() {
+	echo "vm-run.sh: $*" >&2
+	echo "vm-run.sh: console log: $console" >&2
+	exit 125
+}
+[ $qrc -eq 137 ] && fail "VM timed out after ${timeout}s"
+pattern='BUG:|WARNING:|KASAN|Oops|Kernel panic|possible recursive locking|circular locking dependency|INFO: task .* blocked'
+if grep -Eq "$pattern" "$console"; then
+	grep -E -m5 -A20 "$pattern" "$console" >&2
+	fail "kernel reported a problem"
+fi
+[ -s "$ctl/rc" ] || fail "VM exited (qemu status $qrc) without reporting the command's status"
+exit "$(cat "$ctl/rc")"
