@@ -121,6 +121,9 @@ make_base() {
 		git init -q -b series
 		git config core.autocrlf false
 		git config gc.auto 0
+		# git am needs a committer; patches keep their own authors
+		git config user.name "viommu developers"
+		git config user.email viommu-dev@localhost
 		git add -A -f
 		env "${base_env[@]}" git commit -q -m "$PACKAGE $VERSION (Debian, $SUITE)"
 		git tag base
@@ -131,19 +134,26 @@ make_base() {
 
 series_stamp() { { cat "$patches"/*.patch 2>/dev/null || true; } | sha256sum | cut -d" " -f1; }
 
+# .git/viommu-series records "<series stamp> <HEAD>" as last applied or
+# exported, so prepare can tell new patches from local, unexported commits.
 cmd_prepare() {
-	local want old new f
+	local want old new f rec_stamp rec_head
 	make_base
 	cd "$tree"
 	want=$(series_stamp)
-	if [ "$(cat .git/viommu-series 2>/dev/null)" = "$want" ] &&
-	   git diff --quiet HEAD 2>/dev/null; then
-		return 0
-	fi
+	read -r rec_stamp rec_head < .git/viommu-series 2>/dev/null || true
 	if ! git diff --quiet HEAD; then
 		die "$tree has uncommitted changes; commit them and run '$0 export', or discard them"
 	fi
 	old=$(git rev-parse HEAD)
+	if [ "$rec_stamp" = "$want" ]; then
+		[ "$old" = "$rec_head" ] ||
+			say "note: $tree has commits not yet in kernel/patches; run '$0 export'"
+		return 0
+	fi
+	if [ -n "$rec_head" ] && [ "$old" != "$rec_head" ]; then
+		die "kernel/patches changed and $tree has unexported commits; export or drop them first (git -C $tree reset --hard $rec_head)"
+	fi
 	# Remember the mtimes of every file the old or new series touches, so
 	# files whose content does not change keep their mtime and make does
 	# not rebuild them.
@@ -157,8 +167,7 @@ cmd_prepare() {
 	done
 	git checkout -q -B series base
 	if ls "$patches"/*.patch >/dev/null 2>&1; then
-		env GIT_COMMITTER_DATE='2000-01-01T00:00:00Z' \
-			git am -q --committer-date-is-author-date "$patches"/*.patch ||
+		git am -q --committer-date-is-author-date "$patches"/*.patch ||
 			{ git am --abort; die "the series does not apply to base"; }
 	fi
 	new=$(git rev-parse HEAD)
@@ -168,10 +177,21 @@ cmd_prepare() {
 			touch -d "@${mtime[$f]}" "$f"
 		fi
 	done
-	echo "$want" > .git/viommu-series
+	echo "$want $new" > .git/viommu-series
 	say "tree at $(git log --oneline -1 | cut -c1-70) ($(git rev-list --count base..HEAD) patches)"
 }
 
+# Write base..HEAD as patches into $1: unnumbered subjects and zeroed
+# commit ids keep the files stable as the series grows; each carries an
+# SPDX line in the notes after "---", which git am ignores.
+write_series() {
+	local f
+	git -C "$tree" format-patch -q -N --zero-commit --no-signature -o "$1" base..HEAD
+	for f in "$1"/*.patch; do
+		[ -e "$f" ] || continue
+		sed -i '0,/^---$/s//---\nSPDX-License-Identifier: GPL-2.0/' "$f"
+	done
+}
 
 cmd_export() {
 	make_base
@@ -179,8 +199,8 @@ cmd_export() {
 	git diff --quiet HEAD || die "$tree has uncommitted changes; commit them first"
 	rm -f "$patches"/*.patch
 	mkdir -p "$patches"
-	git format-patch -q --zero-commit --no-signature -o "$patches" base..HEAD
-	series_stamp > .git/viommu-series
+	write_series "$patches"
+	echo "$(series_stamp) $(git rev-parse HEAD)" > .git/viommu-series
 	say "exported $(ls "$patches" | grep -c '\.patch$') patches to kernel/patches"
 }
 
@@ -188,7 +208,7 @@ cmd_drift() {
 	local tmp rc=0
 	make_base
 	tmp=$(mktemp -d)
-	git -C "$tree" format-patch -q --zero-commit --no-signature -o "$tmp" base..HEAD
+	write_series "$tmp"
 	if ! diff -r -q "$patches" "$tmp" >/dev/null 2>&1; then
 		say "the cached tree and kernel/patches differ:"
 		diff -r -u "$patches" "$tmp" | head -100 >&2 || true
@@ -260,7 +280,7 @@ cmd_check() {
 	for c in $commits; do
 		i=$((i + 1))
 		say "[$i/$n] $(git log --format=%s -1 "$c")"
-		if ! git format-patch --stdout -1 "$c" | scripts/checkpatch.pl --strict -q --no-tree - >&2; then
+		if ! git format-patch --stdout -1 "$c" | scripts/checkpatch.pl --strict -q - >&2; then
 			rc=1
 		fi
 	done

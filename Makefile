@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# viommu: tracepoints, tools and a test bench for the iommufd vIOMMU.
+#
+#   make test     everything: unit tests, kernel build, VM suite; ends with
+#                 "N passed, N failed"
+#   make kernel   fetch, patch and build the test kernel (cached)
+#   make vm-shell-cmd CMD='...'   run one command in the test VM
+#
+# The kernel tree and build live in $(VIOMMU_CACHE), outside the clone.
+
+VIOMMU_CACHE ?= /var/cache/viommu
+export VIOMMU_CACHE
+
+KTREE  := $(VIOMMU_CACHE)/linux
+KBUILD := $(VIOMMU_CACHE)/build
+OUT    := build
+RESULTS := results
+
+CC      ?= gcc
+CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter
+KHDR    := -isystem $(KBUILD)/usr/include -I$(KTREE)/drivers/iommu/iommufd
+
+.PHONY: all deps kernel test unit vm-test test-bins check-patches clean vm-shell-cmd
+
+all: test-bins
+
+deps:
+	@scripts/deps.sh
+
+kernel: deps
+	@scripts/kernel.sh build
+
+# Programs that run inside the test VM; they need the kernel's uAPI headers.
+VM_PROGS := $(OUT)/tests/trace_viommu $(OUT)/tests/mock_viommus
+MOCK_LIB := tools/lib/iommufd_mock.c
+TRACEFS_LIB := tests/vm/lib/tracefs.c
+
+test-bins: $(VM_PROGS)
+
+$(OUT)/tests/trace_viommu: tests/vm/trace_viommu.c $(MOCK_LIB) $(TRACEFS_LIB) \
+		tests/lib/tap.h $(KBUILD)/usr/include/linux/iommufd.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -Itests/vm/lib -o $@ $(filter %.c,$^)
+
+$(OUT)/tests/mock_viommus: tests/vm/mock_viommus.c $(MOCK_LIB) \
+		$(KBUILD)/usr/include/linux/iommufd.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -o $@ $(filter %.c,$^)
+
+unit:
+	@scripts/run-tests.sh unit
+
+vm-test: test-bins
+	@scripts/run-tests.sh vm
+
+test:
+	@scripts/run-tests.sh all
+
+check-patches:
+	@scripts/kernel.sh check
+
+vm-shell-cmd: test-bins
+	scripts/vm-run.sh -- $(CMD)
+
+clean:
+	rm -rf $(OUT) $(RESULTS)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# deps.sh - install the Debian packages the project needs, idempotently.
+# Only packages that are missing are installed; nothing is upgraded.
+set -euo pipefail
+
+packages=(
+	# kernel build
+	make gcc flex bison bc libelf-dev libssl-dev dwarves cpio kmod
+	xz-utils git python3 rsync
+	# test VM
+	qemu-system-x86
+	# BPF toolchain and tracing
+	clang llvm bpftool bpftrace libbpf-dev pkg-config
+	# tools and selftests
+	libjson-c-dev libncurses-dev libcap-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing packages: ${missing[*]}" >&2
+	echo "deps.sh: run 'make deps' as root, or: apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get -q update >/dev/null
+apt-get -q install -y --no-install-recommends --no-upgrade "${missing[@]}" >/dev/null

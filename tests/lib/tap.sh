@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Minimal TAP producer for the project's shell tests. Source it, call
+# tap_plan N, then ok/is/fail per case; tap_done checks the count.
+tap_n=0
+tap_planned=0
+tap_failed=0
+
+tap_plan() { tap_planned=$1; echo "1..$1"; }
+
+tap_result() { # status name [diagnostic]
+	tap_n=$((tap_n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $tap_n - $2"
+	else
+		echo "not ok $tap_n - $2"
+		tap_failed=$((tap_failed + 1))
+		[ -n "${3:-}" ] && printf '%s\n' "$3" | sed 's/^/# /'
+	fi
+	return 0
+}
+
+# ok NAME COMMAND...: passes when COMMAND exits 0
+ok() {
+	local name=$1 out
+	shift
+	out=$("$@" 2>&1)
+	tap_result $? "$name" "$out"
+}
+
+# is NAME GOT WANT: passes when the two strings are equal
+is() {
+	if [ "$2" = "$3" ]; then
+		tap_result 0 "$1"
+	else
+		tap_result 1 "$1" "got:  '$2'
+want: '$3'"
+	fi
+}
+
+skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP $2"; }
+
+tap_done() {
+	[ "$tap_n" -eq "$tap_planned" ] || echo "# planned $tap_planned, ran $tap_n"
+	[ "$tap_failed" -eq 0 ] && [ "$tap_n" -eq "$tap_planned" ]
+}

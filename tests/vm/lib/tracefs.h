@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Read iommufd trace events from tracefs, for tests that count events and
+ * check their fields. Events are parsed from the text of the "trace" file:
+ * "<task>-<pid> [cpu] flags ts: <event>: key=value key=value ...".
+ */
+#ifndef TESTS_TRACEFS_H
+#define TESTS_TRACEFS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define TRACE_MAX_FIELDS 16
+
+struct trace_rec {
+	char event[64];
+	int nfields;
+	struct {
+		char key[32];
+		char val[64];
+	} field[TRACE_MAX_FIELDS];
+};
+
+/* Enable (or disable) system/event; returns 0 or -errno */
+int trace_event_enable(const char *system, const char *event, bool on);
+/* Whether system/event exists in this kernel */
+bool trace_event_exists(const char *system, const char *event);
+/* Empty the trace buffer */
+int trace_clear(void);
+/*
+ * Read the buffer; returns the number of records stored in *recs (malloc'd,
+ * caller frees), or -errno.
+ */
+int trace_read(struct trace_rec **recs);
+/* The value of key in rec; false when absent or not a number */
+bool trace_field_u64(const struct trace_rec *rec, const char *key,
+		     uint64_t *val);
+bool trace_field_s64(const struct trace_rec *rec, const char *key,
+		     int64_t *val);
+/* How many records of event there are */
+int trace_count(const struct trace_rec *recs, int n, const char *event);
+
+#endif
