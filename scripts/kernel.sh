@@ -137,11 +137,11 @@ series_stamp() { { cat "$patches"/*.patch 2>/dev/null || true; } | sha256sum | c
 # .git/viommu-series records "<series stamp> <HEAD>" as last applied or
 # exported, so prepare can tell new patches from local, unexported commits.
 cmd_prepare() {
-	local want old new f rec_stamp rec_head
+	local want old new f rec_stamp= rec_head=
 	make_base
 	cd "$tree"
 	want=$(series_stamp)
-	read -r rec_stamp rec_head < .git/viommu-series 2>/dev/null || true
+	[ -f .git/viommu-series ] && read -r rec_stamp rec_head < .git/viommu-series
 	if ! git diff --quiet HEAD; then
 		die "$tree has uncommitted changes; commit them and run '$0 export', or discard them"
 	fi

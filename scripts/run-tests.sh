@@ -71,4 +71,5 @@ all)
 *) sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 echo "== results ($(( $(date +%s) - start ))s)"
+shopt -s nullglob
 exec scripts/tally.sh "$results"/*.tap "$results"/vm/*.tap
