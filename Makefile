@@ -32,21 +32,18 @@ kernel: deps
 	@scripts/kernel.sh build
 
 # Programs that run inside the test VM; they need the kernel's uAPI headers.
-VM_PROGS := $(OUT)/tests/trace_viommu $(OUT)/tests/mock_viommus
+VM_PROGS := $(OUT)/tests/trace_viommu $(OUT)/tests/trace_events \
+	    $(OUT)/tests/mock_viommus
 MOCK_LIB := tools/lib/iommufd_mock.c
 TRACEFS_LIB := tests/vm/lib/tracefs.c
 
 test-bins: $(VM_PROGS)
 
-$(OUT)/tests/trace_viommu: tests/vm/trace_viommu.c $(MOCK_LIB) $(TRACEFS_LIB) \
-		tests/lib/tap.h $(KBUILD)/usr/include/linux/iommufd.h
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -Itests/vm/lib -o $@ $(filter %.c,$^)
-
-$(OUT)/tests/mock_viommus: tests/vm/mock_viommus.c $(MOCK_LIB) \
+$(VM_PROGS): $(OUT)/tests/%: tests/vm/%.c $(MOCK_LIB) $(TRACEFS_LIB) \
+		tests/lib/tap.h tests/vm/lib/tracefs.h tools/lib/iommufd_mock.h \
 		$(KBUILD)/usr/include/linux/iommufd.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -o $@ $(filter %.c,$^)
+	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -Itests/vm/lib -o $@ $< $(MOCK_LIB) $(TRACEFS_LIB)
 
 unit:
 	@scripts/run-tests.sh unit

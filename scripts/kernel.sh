@@ -116,6 +116,11 @@ make_base() {
 	say "unpacking $(basename "$tarball")"
 	mkdir -p "$tmp/src"
 	tar -xJf "$tarball" -C "$tmp/src" --strip-components=1
+	# Debian's tarball carries its packaging repo's top-level .gitignore
+	# rule "/*", which hides every new file from git: a new file would
+	# build here yet be missing from the exported patch. Drop that rule.
+	sed -i '/^# Debian packaging: ignore everything/,/^!\/debian\/$/d' \
+		"$tmp/src/.gitignore"
 	(
 		cd "$tmp/src"
 		git init -q -b series
@@ -280,7 +285,9 @@ cmd_check() {
 	for c in $commits; do
 		i=$((i + 1))
 		say "[$i/$n] $(git log --format=%s -1 "$c")"
-		if ! git format-patch --stdout -1 "$c" | scripts/checkpatch.pl --strict -q - >&2; then
+		# spdxcheck.py needs python3-ply: use the system python, not a pyenv one
+		if ! git format-patch --stdout -1 "$c" |
+			PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict -q - >&2; then
 			rc=1
 		fi
 	done

@@ -18,5 +18,6 @@ suite() { # name command...
 suite iommufd "$TEST_SELFTESTS/iommufd"
 suite iommufd_fail_nth "$TEST_SELFTESTS/iommufd_fail_nth"
 suite trace_viommu "$TEST_BIN/trace_viommu"
+suite trace_events "$TEST_BIN/trace_events"
 suite bpftrace_viommu "$here/bpftrace_viommu.sh"
 exit 0

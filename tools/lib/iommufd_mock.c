@@ -134,3 +134,156 @@ int mock_viommu_alloc(int fd, uint32_t idev_id, uint32_t hwpt_id,
 	return mock_viommu_alloc_type(fd, idev_id, hwpt_id,
 				      IOMMU_VIOMMU_TYPE_SELFTEST, 0, viommu_id);
 }
+
+int mock_vdevice_alloc(int fd, uint32_t viommu_id, uint32_t idev_id,
+		       uint64_t virt_id, uint32_t *vdev_id)
+{
+	struct iommu_vdevice_alloc cmd = {
+		.size = sizeof(cmd),
+		.viommu_id = viommu_id,
+		.dev_id = idev_id,
+		.virt_id = virt_id,
+	};
+	int rc = xioctl(fd, IOMMU_VDEVICE_ALLOC, &cmd);
+
+	if (!rc)
+		*vdev_id = cmd.out_vdevice_id;
+	return rc;
+}
+
+int mock_nested_alloc(int fd, uint32_t idev_id, uint32_t viommu_id,
+		      uint32_t fault_id, uint32_t *hwpt_id)
+{
+	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = fault_id ? IOMMU_HWPT_FAULT_ID_VALID : 0,
+		.dev_id = idev_id,
+		.pt_id = viommu_id,
+		.data_type = IOMMU_HWPT_DATA_SELFTEST,
+		.data_len = sizeof(data),
+		.data_uptr = (uintptr_t)&data,
+		.fault_id = fault_id,
+	};
+	int rc = xioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+
+	if (!rc)
+		*hwpt_id = cmd.out_hwpt_id;
+	return rc;
+}
+
+int mock_dev_replace(int fd, uint32_t stdev_id, uint32_t pt_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+		.id = stdev_id,
+		.mock_domain_replace = { .pt_id = pt_id },
+	};
+
+	return xioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+int mock_viommu_invalidate(int fd, uint32_t viommu_id, uint32_t vdev_id,
+			   uint32_t nr, uint32_t cache_id, uint32_t *done)
+{
+	struct iommu_viommu_invalidate_selftest inv[64];
+	struct iommu_hwpt_invalidate cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = viommu_id,
+		.data_type = IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
+		.data_uptr = (uintptr_t)inv,
+		.entry_len = sizeof(inv[0]),
+		.entry_num = nr,
+	};
+	int rc;
+
+	if (nr > 64)
+		return -EINVAL;
+	for (uint32_t i = 0; i < nr; i++)
+		inv[i] = (struct iommu_viommu_invalidate_selftest){
+			.vdev_id = vdev_id,
+			.cache_id = cache_id,
+		};
+	rc = xioctl(fd, IOMMU_HWPT_INVALIDATE, &cmd);
+	if (done)
+		*done = cmd.entry_num;
+	return rc;
+}
+
+int mock_veventq_alloc(int fd, uint32_t viommu_id, uint32_t depth,
+		       uint32_t *veventq_id, int *veventq_fd)
+{
+	struct iommu_veventq_alloc cmd = {
+		.size = sizeof(cmd),
+		.viommu_id = viommu_id,
+		.type = IOMMU_VEVENTQ_TYPE_SELFTEST,
+		.veventq_depth = depth,
+	};
+	int rc = xioctl(fd, IOMMU_VEVENTQ_ALLOC, &cmd);
+
+	if (!rc) {
+		*veventq_id = cmd.out_veventq_id;
+		*veventq_fd = cmd.out_veventq_fd;
+	}
+	return rc;
+}
+
+int mock_trigger_vevent(int fd, uint32_t idev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_TRIGGER_VEVENT,
+		.trigger_vevent = { .dev_id = idev_id },
+	};
+
+	return xioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+int mock_fault_alloc(int fd, uint32_t *fault_id, int *fault_fd)
+{
+	struct iommu_fault_alloc cmd = { .size = sizeof(cmd) };
+	int rc = xioctl(fd, IOMMU_FAULT_QUEUE_ALLOC, &cmd);
+
+	if (!rc) {
+		*fault_id = cmd.out_fault_id;
+		*fault_fd = cmd.out_fault_fd;
+	}
+	return rc;
+}
+
+int mock_trigger_iopf(int fd, uint32_t idev_id, uint32_t pasid,
+		      uint32_t grpid)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_TRIGGER_IOPF,
+		.trigger_iopf = {
+			.dev_id = idev_id,
+			.pasid = pasid,
+			.grpid = grpid,
+			.perm = IOMMU_PGFAULT_PERM_READ,
+			.addr = 0x100000,
+		},
+	};
+
+	return xioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+int mock_hw_queue_alloc(int fd, uint32_t viommu_id, uint32_t index,
+			uint64_t iova, uint64_t len, uint32_t *hw_queue_id)
+{
+	struct iommu_hw_queue_alloc cmd = {
+		.size = sizeof(cmd),
+		.viommu_id = viommu_id,
+		.type = IOMMU_HW_QUEUE_TYPE_SELFTEST,
+		.index = index,
+		.nesting_parent_iova = iova,
+		.length = len,
+	};
+	int rc = xioctl(fd, IOMMU_HW_QUEUE_ALLOC, &cmd);
+
+	if (!rc)
+		*hw_queue_id = cmd.out_hw_queue_id;
+	return rc;
+}

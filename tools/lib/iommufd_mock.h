@@ -30,5 +30,23 @@ int mock_viommu_alloc(int fd, uint32_t idev_id, uint32_t hwpt_id,
 		      uint32_t *viommu_id);
 int mock_viommu_alloc_type(int fd, uint32_t idev_id, uint32_t hwpt_id,
 			   uint32_t type, uint32_t flags, uint32_t *viommu_id);
+int mock_vdevice_alloc(int fd, uint32_t viommu_id, uint32_t idev_id,
+		       uint64_t virt_id, uint32_t *vdev_id);
+int mock_nested_alloc(int fd, uint32_t idev_id, uint32_t viommu_id,
+		      uint32_t fault_id, uint32_t *hwpt_id);
+int mock_dev_replace(int fd, uint32_t stdev_id, uint32_t pt_id);
+/* IOMMU_HWPT_INVALIDATE of nr mock cache entries of vdev_id on a vIOMMU;
+ * *done gets how many the kernel handled */
+int mock_viommu_invalidate(int fd, uint32_t viommu_id, uint32_t vdev_id,
+			   uint32_t nr, uint32_t cache_id, uint32_t *done);
+int mock_veventq_alloc(int fd, uint32_t viommu_id, uint32_t depth,
+		       uint32_t *veventq_id, int *veventq_fd);
+int mock_trigger_vevent(int fd, uint32_t idev_id);
+int mock_fault_alloc(int fd, uint32_t *fault_id, int *fault_fd);
+/* Raise an IOPF on idev_id; the caller reads and answers it on fault_fd */
+int mock_trigger_iopf(int fd, uint32_t idev_id, uint32_t pasid,
+		      uint32_t grpid);
+int mock_hw_queue_alloc(int fd, uint32_t viommu_id, uint32_t index,
+			uint64_t iova, uint64_t len, uint32_t *hw_queue_id);
 
 #endif

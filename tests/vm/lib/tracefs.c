@@ -32,6 +32,14 @@ int trace_event_enable(const char *system, const char *event, bool on)
 	return write_file(path, on ? "1" : "0");
 }
 
+int trace_system_enable(const char *system, bool on)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), TRACEFS "/events/%s/enable", system);
+	return write_file(path, on ? "1" : "0");
+}
+
 bool trace_event_exists(const char *system, const char *event)
 {
 	char path[256];

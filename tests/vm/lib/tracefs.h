@@ -23,6 +23,8 @@ struct trace_rec {
 
 /* Enable (or disable) system/event; returns 0 or -errno */
 int trace_event_enable(const char *system, const char *event, bool on);
+/* Enable (or disable) every event of system */
+int trace_system_enable(const char *system, bool on);
 /* Whether system/event exists in this kernel */
 bool trace_event_exists(const char *system, const char *event);
 /* Empty the trace buffer */
