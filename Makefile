@@ -21,7 +21,7 @@ CC      ?= gcc
 CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter
 KHDR    := -isystem $(KBUILD)/usr/include -I$(KTREE)/drivers/iommu/iommufd
 
-.PHONY: all deps kernel test unit vm-test test-bins check-patches clean vm-shell-cmd
+.PHONY: all deps kernel test unit vm-test test-bins check-patches clean vm-shell-cmd bench
 
 all: test-bins
 
@@ -33,13 +33,15 @@ kernel: deps
 
 # Programs that run inside the test VM; they need the kernel's uAPI headers.
 VM_PROGS := $(OUT)/tests/trace_viommu $(OUT)/tests/trace_events \
-	    $(OUT)/tests/mock_viommus
+	    $(OUT)/tests/mock_viommus $(OUT)/tests/inval_rate
 MOCK_LIB := tools/lib/iommufd_mock.c
 TRACEFS_LIB := tests/vm/lib/tracefs.c
 
 test-bins: $(VM_PROGS)
 
-$(VM_PROGS): $(OUT)/tests/%: tests/vm/%.c $(MOCK_LIB) $(TRACEFS_LIB) \
+vpath %.c tests/vm tests/bench
+
+$(VM_PROGS): $(OUT)/tests/%: %.c $(MOCK_LIB) $(TRACEFS_LIB) \
 		tests/lib/tap.h tests/vm/lib/tracefs.h tools/lib/iommufd_mock.h \
 		$(KBUILD)/usr/include/linux/iommufd.h
 	@mkdir -p $(@D)
@@ -53,6 +55,11 @@ vm-test: test-bins
 
 test:
 	@scripts/run-tests.sh all
+
+# Benchmarks report ratios measured side by side in one VM boot; never tests.
+bench: test-bins
+	@TEST_BIN=$(CURDIR)/$(OUT)/tests scripts/vm-run.sh -r $(RESULTS)/bench -- \
+		tests/bench/bench_tracepoints.sh
 
 check-patches:
 	@scripts/kernel.sh check
