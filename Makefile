@@ -18,7 +18,7 @@ OUT    := build
 RESULTS := results
 
 CC      ?= gcc
-CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter
+CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 KHDR    := -isystem $(KBUILD)/usr/include -I$(KTREE)/drivers/iommu/iommufd
 
 .PHONY: all deps kernel test unit vm-test test-bins check-patches clean vm-shell-cmd bench
@@ -33,11 +33,18 @@ kernel: deps
 
 # Programs that run inside the test VM; they need the kernel's uAPI headers.
 VM_PROGS := $(OUT)/tests/trace_viommu $(OUT)/tests/trace_events \
-	    $(OUT)/tests/mock_viommus $(OUT)/tests/inval_rate
+	    $(OUT)/tests/mock_viommus $(OUT)/tests/inval_rate \
+	    $(OUT)/tests/kvm_viommu $(OUT)/tests/fault_virt_id
 MOCK_LIB := tools/lib/iommufd_mock.c
 TRACEFS_LIB := tests/vm/lib/tracefs.c
 
-test-bins: $(VM_PROGS)
+test-bins: $(VM_PROGS) $(OUT)/viommu-load
+
+# The load generator: a user tool, built against the patched uAPI headers
+$(OUT)/viommu-load: tools/viommu-load.c $(MOCK_LIB) tools/lib/iommufd_mock.h \
+		$(KBUILD)/usr/include/linux/iommufd.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -o $@ $< $(MOCK_LIB)
 
 vpath %.c tests/vm tests/bench
 

@@ -43,3 +43,21 @@ tap_done() {
 	[ "$tap_n" -eq "$tap_planned" ] || echo "# planned $tap_planned, ran $tap_n"
 	[ "$tap_failed" -eq 0 ] && [ "$tap_n" -eq "$tap_planned" ]
 }
+
+# wait_exit PID: wait for a signalled background job, at most 30 s; a job
+# still running then is killed and reported as failed (status 124), so one
+# stuck tracer cannot hang the whole test VM.
+wait_exit() {
+	local pid=$1 i
+	for i in $(seq 300); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "# pid $pid still running 30 s after SIGINT: killed"
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 124
+	fi
+	wait "$pid"
+}

@@ -6,7 +6,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${VM_RESULTS:?run inside the test VM}" "${TEST_BIN:?}" "${TEST_SELFTESTS:?}"
-export TEST_BIN
+export TEST_BIN VIOMMU_LOAD=${VIOMMU_LOAD:-$TEST_BIN/../viommu-load}
 
 suite() { # name command...
 	local name=$1
@@ -19,5 +19,9 @@ suite iommufd "$TEST_SELFTESTS/iommufd"
 suite iommufd_fail_nth "$TEST_SELFTESTS/iommufd_fail_nth"
 suite trace_viommu "$TEST_BIN/trace_viommu"
 suite trace_events "$TEST_BIN/trace_events"
+suite kvm_viommu "$TEST_BIN/kvm_viommu"
+suite fault_virt_id "$TEST_BIN/fault_virt_id"
 suite bpftrace_viommu "$here/bpftrace_viommu.sh"
+suite bpftrace_tools "$here/bpftrace_tools.sh"
+suite one_liners "$here/one_liners.sh"
 exit 0

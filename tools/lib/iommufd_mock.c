@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <linux/iommufd.h>
+#include <linux/kvm.h>
 #include "iommufd_test.h"
 #include "iommufd_mock.h"
 
@@ -286,4 +287,49 @@ int mock_hw_queue_alloc(int fd, uint32_t viommu_id, uint32_t index,
 	if (!rc)
 		*hw_queue_id = cmd.out_hw_queue_id;
 	return rc;
+}
+
+int mock_viommu_vmid(int fd, uint32_t viommu_id, uint32_t *vmid)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_VIOMMU_GET_VMID,
+		.id = viommu_id,
+	};
+	int rc = xioctl(fd, IOMMU_TEST_CMD, &cmd);
+
+	if (!rc)
+		*vmid = cmd.viommu_vmid.out_vmid;
+	return rc;
+}
+
+int mock_viommu_alloc_kvm(int fd, uint32_t idev_id, uint32_t hwpt_id,
+			  int kvm_fd, uint32_t *viommu_id)
+{
+	struct iommu_viommu_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = kvm_fd >= 0 ? IOMMU_VIOMMU_ALLOC_KVM_FD : 0,
+		.type = IOMMU_VIOMMU_TYPE_SELFTEST,
+		.dev_id = idev_id,
+		.hwpt_id = hwpt_id,
+		.kvm_fd = kvm_fd >= 0 ? kvm_fd : 0,
+	};
+	int rc = xioctl(fd, IOMMU_VIOMMU_ALLOC, &cmd);
+
+	if (!rc)
+		*viommu_id = cmd.out_viommu_id;
+	return rc;
+}
+
+int kvm_vm_create(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
+
+	if (kvm < 0)
+		return -errno;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		vm = -errno;
+	close(kvm);
+	return vm;
 }

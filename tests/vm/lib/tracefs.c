@@ -123,8 +123,9 @@ static const char *field(const struct trace_rec *rec, const char *key)
 	return NULL;
 }
 
-bool trace_field_u64(const struct trace_rec *rec, const char *key,
-		     uint64_t *val)
+/* Parse key's value as a number; signed values come back as two's complement */
+static bool field_number(const struct trace_rec *rec, const char *key,
+			 bool is_signed, uint64_t *val)
 {
 	const char *s = field(rec, key);
 	char *end;
@@ -132,21 +133,25 @@ bool trace_field_u64(const struct trace_rec *rec, const char *key,
 	if (!s || !*s)
 		return false;
 	errno = 0;
-	*val = strtoull(s, &end, 0);
+	*val = is_signed ? (uint64_t)strtoll(s, &end, 0) : strtoull(s, &end, 0);
 	return !errno && !*end;
+}
+
+bool trace_field_u64(const struct trace_rec *rec, const char *key,
+		     uint64_t *val)
+{
+	return field_number(rec, key, false, val);
 }
 
 bool trace_field_s64(const struct trace_rec *rec, const char *key,
 		     int64_t *val)
 {
-	const char *s = field(rec, key);
-	char *end;
+	uint64_t v;
 
-	if (!s || !*s)
+	if (!field_number(rec, key, true, &v))
 		return false;
-	errno = 0;
-	*val = strtoll(s, &end, 0);
-	return !errno && !*end;
+	*val = (int64_t)v;
+	return true;
 }
 
 int trace_count(const struct trace_rec *recs, int n, const char *event)

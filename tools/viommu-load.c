@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * viommu-load - play a fleet of VMs against the iommufd selftest (mock)
+ * driver, so the vIOMMU tools can be shown, tested and benchmarked.
+ *
+ * Each VM is a process with its own iommufd context (and, with --kvm, a
+ * KVM VM given to IOMMU_VIOMMU_ALLOC), one shared nesting parent (S2), and
+ * per vIOMMU one mock device with a vDEVICE (vRID), a nested HWPT with a
+ * fault queue, and a vEVENTQ. It then drives guest invalidations, S2
+ * map/unmap, vEVENTs and IO page faults, and prints exactly what it did,
+ * one line per vIOMMU and per VM, so tests can compare tools against it.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+#include "iommufd_test.h"
+#include "iommufd_mock.h"
+
+#define MAX_VIOMMUS	64
+#define VEVENTQ_DEPTH	64
+#define MAP_LEN		(64 * 1024)
+
+static struct plan {
+	int vms;
+	int viommus;		/* per VM */
+	int invalidations;	/* per vIOMMU */
+	int entries;		/* per invalidation */
+	int unmaps;		/* S2 map/unmap cycles per VM */
+	int vevents;		/* per vIOMMU */
+	int iopfs;		/* per vIOMMU */
+	int rate;		/* invalidations per second per vIOMMU, 0 = flat out */
+	double hold;		/* seconds to keep the objects before teardown */
+	unsigned int vrid_base;
+	bool kvm;
+} plan = {
+	.vms = 1, .viommus = 1, .invalidations = 100, .entries = 1,
+	.unmaps = 10, .vevents = 0, .iopfs = 0, .vrid_base = 0x100,
+};
+
+struct vm_viommu {
+	uint32_t id, vmid, vdev, nested, veventq;
+	struct mock_dev dev;
+	int veventq_fd;
+	unsigned long invalidations, entries, vevents, iopfs;
+};
+
+static const char doc[] =
+"viommu-load: drive iommufd vIOMMUs of N VMs through the mock driver.\n"
+"\n"
+"EXAMPLES:\n"
+"  viommu-load                      # 1 VM, 1 vIOMMU, 100 invalidations\n"
+"  viommu-load -V 4 -i 2 -n 1000    # 4 VMs x 2 vIOMMUs, 1000 invalidations each\n"
+"  viommu-load -V 2 --kvm -E 5 -F 3 # VMs with KVM, vEVENTs and IO page faults\n"
+"  viommu-load --hold 10            # keep the objects 10 s (for viommu topo)";
+
+static const struct argp_option options[] = {
+	{ "vms", 'V', "N", 0, "Number of VMs (processes), default 1" },
+	{ "viommus", 'i', "M", 0, "vIOMMUs per VM sharing one S2 (max 64), default 1" },
+	{ "invalidations", 'n', "N", 0, "Guest invalidations per vIOMMU, default 100" },
+	{ "entries", 'e', "N", 0, "Entries per invalidation (max 64), default 1" },
+	{ "unmaps", 'u', "N", 0, "S2 map/unmap cycles per VM, default 10" },
+	{ "vevents", 'E', "N", 0, "vEVENTs per vIOMMU (queue depth 64), default 0" },
+	{ "iopfs", 'F', "N", 0, "IO page faults per vIOMMU, default 0" },
+	{ "rate", 'r', "HZ", 0, "Invalidations per second per vIOMMU, default flat out" },
+	{ "hold", 'H', "SECS", 0, "Keep the objects this long before teardown" },
+	{ "vrid-base", 'b', "ID", 0, "First vRID; vIOMMU k of a VM gets base+k, default 0x100" },
+	{ "kvm", 'k', NULL, 0, "Give each VM a KVM VM at IOMMU_VIOMMU_ALLOC" },
+	{},
+};
+
+static int parse_int(const char *arg, int min, int max, struct argp_state *state)
+{
+	char *end;
+	long v = strtol(arg, &end, 0);
+
+	if (*end || v < min || v > max)
+		argp_error(state, "'%s' is not a number from %d to %d", arg, min, max);
+	return v;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'V': plan.vms = parse_int(arg, 1, 1024, state); break;
+	case 'i': plan.viommus = parse_int(arg, 1, MAX_VIOMMUS, state); break;
+	case 'n': plan.invalidations = parse_int(arg, 0, 100000000, state); break;
+	case 'e': plan.entries = parse_int(arg, 1, 64, state); break;
+	case 'u': plan.unmaps = parse_int(arg, 0, 100000000, state); break;
+	case 'E': plan.vevents = parse_int(arg, 0, 100000000, state); break;
+	case 'F': plan.iopfs = parse_int(arg, 0, 100000000, state); break;
+	case 'r': plan.rate = parse_int(arg, 0, 100000000, state); break;
+	case 'b': plan.vrid_base = parse_int(arg, 0, 0x7fffffff, state); break;
+	case 'k': plan.kvm = true; break;
+	case 'H': {
+		char *end;
+
+		plan.hold = strtod(arg, &end);
+		if (*end || plan.hold < 0)
+			argp_error(state, "'%s' is not a number of seconds", arg);
+		break;
+	}
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static void die(int vm, const char *what, int rc)
+{
+	fprintf(stderr, "viommu-load: vm %d: %s: %s\n", vm, what, strerror(-rc));
+	exit(1);
+}
+
+static void sleep_until(double t)
+{
+	struct timespec ts = { .tv_sec = (time_t)t, .tv_nsec = (t - (time_t)t) * 1e9 };
+
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* One IO page fault: raise, read the message, answer it */
+static int iopf(int fd, int fault_fd, uint32_t idev_id, uint32_t grpid)
+{
+	struct iommu_hwpt_page_response resp = { .code = IOMMUFD_PAGE_RESP_SUCCESS };
+	struct iommu_hwpt_pgfault msg;
+	int rc = mock_trigger_iopf(fd, idev_id, 0, grpid);
+
+	if (rc)
+		return rc;
+	if (read(fault_fd, &msg, sizeof(msg)) != sizeof(msg))
+		return -EIO;
+	resp.cookie = msg.cookie;
+	return write(fault_fd, &resp, sizeof(resp)) == sizeof(resp) ? 0 : -EIO;
+}
+
+static int run_vm(int vm)
+{
+	struct vm_viommu v[MAX_VIOMMUS] = {};
+	uint32_t ioas, s2, fault_id, done;
+	unsigned long unmaps = 0;
+	int fd, fault_fd, kvm_fd = -1, rc;
+	uint64_t iova;
+	void *buf;
+
+	fd = mock_open();
+	if (fd < 0)
+		die(vm, "open /dev/iommu (is this the project's kernel with the iommufd mock driver?)", fd);
+	if (plan.kvm) {
+		kvm_fd = kvm_vm_create();
+		if (kvm_fd < 0)
+			die(vm, "KVM_CREATE_VM", kvm_fd);
+	}
+	buf = mmap(NULL, MAP_LEN, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		die(vm, "mmap", -errno);
+	if ((rc = mock_ioas_alloc(fd, &ioas)) ||
+	    (rc = mock_dev_add(fd, ioas, 0, &v[0].dev)) ||
+	    (rc = mock_nest_parent_alloc(fd, v[0].dev.idev_id, ioas, &s2)) ||
+	    (rc = mock_fault_alloc(fd, &fault_id, &fault_fd)))
+		die(vm, "setting up the IOAS, S2 and fault queue", rc);
+
+	for (int k = 0; k < plan.viommus; k++) {
+		struct vm_viommu *p = &v[k];
+
+		if ((k && (rc = mock_dev_add(fd, ioas, 0, &p->dev))) ||
+		    (rc = mock_viommu_alloc_kvm(fd, p->dev.idev_id, s2, kvm_fd, &p->id)) ||
+		    (rc = mock_vdevice_alloc(fd, p->id, p->dev.idev_id,
+					     plan.vrid_base + k, &p->vdev)) ||
+		    (rc = mock_nested_alloc(fd, p->dev.idev_id, p->id, fault_id,
+					    &p->nested)) ||
+		    (rc = mock_dev_replace(fd, p->dev.stdev_id, p->nested)) ||
+		    (rc = mock_veventq_alloc(fd, p->id, VEVENTQ_DEPTH, &p->veventq,
+					     &p->veventq_fd)))
+			die(vm, "setting up a vIOMMU", rc);
+		if (mock_viommu_vmid(fd, p->id, &p->vmid))
+			p->vmid = 0;	/* a kernel without the VMID test op */
+	}
+
+	/* Guest invalidations, round robin over the vIOMMUs */
+	{
+		double t = now(), step = plan.rate ? 1.0 / plan.rate : 0;
+
+		for (int n = 0; n < plan.invalidations; n++) {
+			for (int k = 0; k < plan.viommus; k++) {
+				rc = mock_viommu_invalidate(fd, v[k].id,
+							    plan.vrid_base + k,
+							    plan.entries, 0, &done);
+				if (rc)
+					die(vm, "IOMMU_HWPT_INVALIDATE", rc);
+				v[k].invalidations++;
+				v[k].entries += done;
+			}
+			if (step) {
+				t += step;
+				sleep_until(t);
+			}
+		}
+	}
+	/* S2 invalidations: each unmap fans out to every vIOMMU's VMID */
+	for (int n = 0; n < plan.unmaps; n++) {
+		iova = 0;
+		if ((rc = mock_ioas_map(fd, ioas, buf, MAP_LEN, &iova)) ||
+		    (rc = mock_ioas_unmap(fd, ioas, iova, MAP_LEN)))
+			die(vm, "IOAS map/unmap", rc);
+		unmaps++;
+	}
+	for (int k = 0; k < plan.viommus; k++) {
+		for (int n = 0; n < plan.vevents; n++) {
+			if ((rc = mock_trigger_vevent(fd, v[k].dev.idev_id)))
+				die(vm, "vEVENT", rc);
+			v[k].vevents++;
+		}
+		for (int n = 0; n < plan.iopfs; n++) {
+			if ((rc = iopf(fd, fault_fd, v[k].dev.idev_id, n & 0x1ff)))
+				die(vm, "IO page fault", rc);
+			v[k].iopfs++;
+		}
+	}
+
+	for (int k = 0; k < plan.viommus; k++)
+		printf("viommu vm=%d pid=%d viommu=%u vmid=%u vrid=0x%x dev=%u "
+		       "invalidations=%lu entries=%lu vevents=%lu "
+		       "vevents_lost=%lu iopfs=%lu\n",
+		       vm, getpid(), v[k].id, v[k].vmid, plan.vrid_base + k,
+		       v[k].dev.idev_id, v[k].invalidations, v[k].entries,
+		       v[k].vevents,
+		       v[k].vevents > VEVENTQ_DEPTH ? v[k].vevents - VEVENTQ_DEPTH : 0,
+		       v[k].iopfs);
+	printf("vm vm=%d pid=%d kvm=%d viommus=%d s2=%u s2_unmaps=%lu\n", vm,
+	       getpid(), plan.kvm, plan.viommus, s2, unmaps);
+	fflush(stdout);
+	if (plan.hold > 0)
+		sleep_until(now() + plan.hold);
+	/* Closing the context destroys every object; then the VM goes */
+	close(fd);
+	if (kvm_fd >= 0)
+		close(kvm_fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct argp argp = { options, parse_opt, NULL, doc };
+	int failed = 0;
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return 2;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (int vm = 0; vm < plan.vms; vm++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			perror("viommu-load: fork");
+			return 1;
+		}
+		if (!pid)
+			exit(run_vm(vm));
+	}
+	for (int vm = 0; vm < plan.vms; vm++) {
+		int status;
+
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+			failed++;
+	}
+	if (failed)
+		fprintf(stderr, "viommu-load: %d of %d VMs failed\n", failed, plan.vms);
+	return failed ? 1 : 0;
+}
