@@ -32,6 +32,9 @@ for f in "$@"; do
 	if [ "$plan" -gt "$seen" ]; then
 		failed_list+=("$name: $((plan - seen)) planned results missing (crashed?)")
 		fail=$((fail + plan - seen))
+	elif [ "$plan" -gt 0 ] && [ "$seen" -gt "$plan" ]; then
+		failed_list+=("$name: $((seen - plan)) results beyond the plan of $plan")
+		fail=$((fail + 1))
 	fi
 	printf '  %-28s %4d passed, %3d failed, %3d skipped\n' "$name" "$pass" "$fail" "$skip"
 	total_pass=$((total_pass + pass))

@@ -11,8 +11,33 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
-for d in /tmp /run /var/tmp /root /dev/shm; do
+mkdir -p /dev/shm
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+mount -t tmpfs -o mode=1777 tmpfs /run
+
+# Paths the run needs (the clone, its cwd, the kernel cache) may lie under a
+# directory that gets a tmpfs, e.g. a clone in /tmp: bind them aside first
+# and back on top of the tmpfs.
+keep=$(sed -n 's/.*vm_keep=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
+mkdir -p /run/keep
+: > /run/keep/list
+n=0
+for d in /tmp /var/tmp /root /dev/shm; do
+	for p in $keep; do
+		case $p/ in
+		"$d"/*)
+			n=$((n + 1))
+			mkdir -p /run/keep/$n
+			mount --bind "$p" /run/keep/$n
+			echo "$n $p" >> /run/keep/list ;;
+		esac
+	done
 	mount -t tmpfs -o mode=1777 tmpfs "$d"
+	while read -r i p; do
+		case $p/ in
+		"$d"/*) mkdir -p "$p" && mount --bind /run/keep/$i "$p" ;;
+		esac
+	done < /run/keep/list
 done
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t debugfs debugfs /sys/kernel/debug
@@ -41,4 +66,6 @@ dmesg > "$VM_RESULTS/.vm/dmesg"
 sync
 umount "$VM_RESULTS"
 echo o > /proc/sysrq-trigger
-sleep 10
+# PID 1 must not exit before the power-off lands (that would panic), and the
+# root may already be gone: spin in the shell itself.
+while :; do :; done

@@ -69,6 +69,9 @@ append="console=ttyS0 root=/dev/root rootfstype=9p"
 append+=" rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
 append+=" init=$repo/scripts/vm-init.sh panic=-1 oops=panic"
 append+=" vm_results=$results"
+# Paths under the guest's tmpfs dirs that must stay visible (see vm-init.sh)
+cache=${VIOMMU_CACHE:-/var/cache/viommu}
+append+=" vm_keep=$repo,$PWD,$cache"
 
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem"
       -nodefaults -no-reboot -display none

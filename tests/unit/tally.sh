@@ -6,7 +6,7 @@ tally=$(dirname "$0")/../../scripts/tally.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-tap_plan 7
+tap_plan 8
 
 printf '1..3\nok 1 a\nok 2 b # SKIP no hugepages\nnot ok 3 c\n' > "$tmp/mixed.tap"
 out=$("$tally" "$tmp/mixed.tap"); rc=$?
@@ -23,6 +23,10 @@ printf 'TAP version 13\n1..2\n# ok 7 nested diagnostics do not count\nok 1 a\nok
 out=$("$tally" "$tmp/clean.tap" "$tmp/clean.tap"); rc=$?
 is "clean: sums over files" "$(echo "$out" | tail -1)" "4 passed, 0 failed, 0 skipped"
 is "clean: exit status" "$rc" 0
+
+printf '1..1\nok 1 a\nok 2 b\n' > "$tmp/over.tap"
+out=$("$tally" "$tmp/over.tap")
+is "more results than planned counts as a failure" "$(echo "$out" | tail -1)" "2 passed, 1 failed, 0 skipped"
 
 out=$("$tally" "$tmp/absent.tap")
 is "missing file counts as a failure" "$(echo "$out" | tail -1)" "0 passed, 1 failed, 0 skipped"
