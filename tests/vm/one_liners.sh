@@ -53,6 +53,9 @@ while IFS=$'\t' read -r loadargs expect count cmd; do
 	bash -c "$cmd" > "$tmp/out" 2>&1 &
 	bt=$!
 	wait_attached $bt "$tmp/out"
+	# bpftool lists an attachment before bpftrace has enabled its perf
+	# event; a load of a few ms could otherwise finish before it counts
+	sleep 1
 	# shellcheck disable=SC2086
 	pid=$("$load" $loadargs | sed -n 's/^vm .* pid=\([0-9]*\).*/\1/p' | head -1)
 	kill -INT $bt
