@@ -6,6 +6,7 @@
 # BPF consumer (a bpftrace counter) attached. Rounds alternate between the
 # two so machine noise hits both alike; prints the medians and their ratio.
 set -euo pipefail
+. "$(dirname "$0")/../lib/tap.sh"	# for stop_tracer
 bin=${TEST_BIN:?}
 secs=${BENCH_SECONDS:-3}
 rounds=${BENCH_ROUNDS:-3}
@@ -23,8 +24,7 @@ for r in $(seq "$rounds"); do
 	bt=$!
 	until grep -q '^ready' /tmp/bt.out; do sleep 0.2; done
 	on+=("$(rate)")
-	kill -INT $bt
-	wait $bt || true
+	stop_tracer $bt || true
 	echo "round $r: off ${off[-1]} calls/s, on ${on[-1]} calls/s"
 done
 moff=$(printf '%s\n' "${off[@]}" | median)

@@ -32,8 +32,7 @@ int main(int argc, char **argv)
 	int fd;
 
 	fd = mock_open();
-	if (fd < 0 || mock_ioas_alloc(fd, &ioas) || mock_dev_add(fd, ioas, 0, &dev) ||
-	    mock_nest_parent_alloc(fd, dev.idev_id, ioas, &s2) ||
+	if (fd < 0 || mock_s2_setup(fd, &ioas, &dev, &s2) ||
 	    mock_viommu_alloc(fd, dev.idev_id, s2, &viommu) ||
 	    mock_vdevice_alloc(fd, viommu, dev.idev_id, 1, &vdev)) {
 		fprintf(stderr, "inval_rate: cannot set up the mock vIOMMU\n");

@@ -44,14 +44,18 @@ tap_done() {
 	[ "$tap_failed" -eq 0 ] && [ "$tap_n" -eq "$tap_planned" ]
 }
 
-# wait_exit PID: wait for a signalled background job, at most 30 s; a job
-# still running then is killed and reported as failed (status 124), so one
-# stuck tracer cannot hang the whole test VM.
-wait_exit() {
+# stop_tracer PID: stop a background bpftrace with SIGINT and return its
+# exit status. bash starts background jobs with SIGINT ignored, and
+# bpftrace installs its own handler only once it is running, so a single
+# early SIGINT can be lost: repeat it until the tracer exits, for at most
+# 30 s; a tracer still running then is killed (status 124), so one stuck
+# tracer cannot hang the whole test VM.
+stop_tracer() {
 	local pid=$1 i
-	for i in $(seq 300); do
+	for i in $(seq 60); do
+		kill -INT "$pid" 2>/dev/null || break
+		sleep 0.5
 		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
 	done
 	if kill -0 "$pid" 2>/dev/null; then
 		echo "# pid $pid still running 30 s after SIGINT: killed"

@@ -23,8 +23,7 @@ run_tool() {
 		sleep 0.1
 	done
 	"$load" "$@" > "$tmp/load"
-	kill -INT $bt
-	wait_exit $bt
+	stop_tracer $bt
 }
 
 # load_field KIND KEY [MATCH]: values of KEY on the load's KIND lines

@@ -28,8 +28,7 @@ done
 load=$("$bin/mock_viommus" $count)
 tap_result $? "load ran: $load"
 pid=$(echo "$load" | sed -n 's/^pid=\([0-9]*\).*/\1/p')
-kill -INT $bt
-wait_exit $bt
+stop_tracer $bt
 tap_result $? "bpftrace exited cleanly on SIGINT" "$(cat "$tmp/out")"
 grep -q '^Attaching 3 probes' "$tmp/out"
 tap_result $? "bpftrace attached BEGIN and both tracepoints" "$(cat "$tmp/out")"

@@ -27,9 +27,7 @@ struct ctx {
 static void ctx_open(struct ctx *c)
 {
 	c->fd = mock_open();
-	if (c->fd < 0 || mock_ioas_alloc(c->fd, &c->ioas) ||
-	    mock_dev_add(c->fd, c->ioas, 0, &c->dev) ||
-	    mock_nest_parent_alloc(c->fd, c->dev.idev_id, c->ioas, &c->s2))
+	if (c->fd < 0 || mock_s2_setup(c->fd, &c->ioas, &c->dev, &c->s2))
 		tap_bail("cannot set up a mock device and nesting parent");
 }
 
@@ -51,17 +49,6 @@ static int viommu_alloc(struct ctx *c, uint32_t flags, int kvm_fd,
 	return 0;
 }
 
-static int create_vm(void)
-{
-	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
-
-	if (kvm < 0)
-		return -errno;
-	vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	close(kvm);
-	return vm < 0 ? -errno : vm;
-}
-
 int main(void)
 {
 	struct trace_rec *recs;
@@ -71,7 +58,7 @@ int main(void)
 	int64_t kvm_pid = -1;
 
 	tap_plan(21);
-	vm = create_vm();
+	vm = kvm_vm_create();
 	if (vm < 0)
 		tap_bail("KVM_CREATE_VM failed: is /dev/kvm usable (-cpu max)?");
 	trace_system_enable("iommufd", true);
@@ -137,7 +124,7 @@ int main(void)
 	tap_is(mock_destroy(c.fd, id2), 0, "the last vIOMMU holding the VM is destroyed");
 
 	/* The vIOMMU destroyed first: the VM is untouched */
-	vm = create_vm();
+	vm = kvm_vm_create();
 	tap_is(viommu_alloc(&c, IOMMU_VIOMMU_ALLOC_KVM_FD, vm, &id), 0,
 	       "alloc on a new VM");
 	tap_is(mock_destroy(c.fd, id), 0, "vIOMMU destroyed before its VM");
@@ -146,7 +133,7 @@ int main(void)
 	close(vm);
 
 	/* The context closed with a VM-backed vIOMMU alive */
-	vm = create_vm();
+	vm = kvm_vm_create();
 	tap_ok(viommu_alloc(&c, IOMMU_VIOMMU_ALLOC_KVM_FD, vm, &id) == 0 &&
 	       mock_fault_alloc(c.fd, &fault_id, &fault_fd) == 0 &&
 	       mock_nested_alloc(c.fd, c.dev.idev_id, id, fault_id, &hwpt) != -1,

@@ -23,9 +23,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fd = mock_open();
-	if (fd < 0 || mock_ioas_alloc(fd, &ioas) ||
-	    mock_dev_add(fd, ioas, 0, &dev) ||
-	    mock_nest_parent_alloc(fd, dev.idev_id, ioas, &s2)) {
+	if (fd < 0 || mock_s2_setup(fd, &ioas, &dev, &s2)) {
 		perror("mock_viommus: setting up a mock device");
 		return 1;
 	}

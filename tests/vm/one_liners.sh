@@ -58,8 +58,7 @@ while IFS=$'\t' read -r loadargs expect count cmd; do
 	sleep 1
 	# shellcheck disable=SC2086
 	pid=$("$load" $loadargs | sed -n 's/^vm .* pid=\([0-9]*\).*/\1/p' | head -1)
-	kill -INT $bt
-	wait_exit $bt
+	stop_tracer $bt
 	rc=$?
 	if [ "$print" = 1 ]; then
 		echo "### $cmd"

@@ -28,9 +28,7 @@ static void ctx_open(struct ctx *c)
 	c->fd = mock_open();
 	if (c->fd < 0)
 		tap_bail("cannot open /dev/iommu");
-	if (mock_ioas_alloc(c->fd, &c->ioas_id) ||
-	    mock_dev_add(c->fd, c->ioas_id, 0, &c->dev) ||
-	    mock_nest_parent_alloc(c->fd, c->dev.idev_id, c->ioas_id, &c->s2_id))
+	if (mock_s2_setup(c->fd, &c->ioas_id, &c->dev, &c->s2_id))
 		tap_bail("cannot set up a mock device and nesting parent");
 }
 

@@ -112,6 +112,18 @@ int mock_nest_parent_alloc(int fd, uint32_t idev_id, uint32_t ioas_id,
 	return rc;
 }
 
+int mock_s2_setup(int fd, uint32_t *ioas_id, struct mock_dev *dev,
+		  uint32_t *s2_id)
+{
+	int rc = mock_ioas_alloc(fd, ioas_id);
+
+	if (!rc)
+		rc = mock_dev_add(fd, *ioas_id, 0, dev);
+	if (!rc)
+		rc = mock_nest_parent_alloc(fd, dev->idev_id, *ioas_id, s2_id);
+	return rc;
+}
+
 int mock_viommu_alloc_type(int fd, uint32_t idev_id, uint32_t hwpt_id,
 			   uint32_t type, uint32_t flags, uint32_t *viommu_id)
 {

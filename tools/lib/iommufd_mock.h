@@ -26,6 +26,9 @@ int mock_dev_add(int fd, uint32_t ioas_id, uint32_t dev_flags,
 		 struct mock_dev *dev);
 int mock_nest_parent_alloc(int fd, uint32_t idev_id, uint32_t ioas_id,
 			   uint32_t *hwpt_id);
+/* A new IOAS with one mock device on it and a nesting parent (S2) HWPT */
+int mock_s2_setup(int fd, uint32_t *ioas_id, struct mock_dev *dev,
+		  uint32_t *s2_id);
 int mock_viommu_alloc(int fd, uint32_t idev_id, uint32_t hwpt_id,
 		      uint32_t *viommu_id);
 int mock_viommu_alloc_type(int fd, uint32_t idev_id, uint32_t hwpt_id,
