@@ -51,11 +51,15 @@ tap_done() {
 # 30 s; a tracer still running then is killed (status 124), so one stuck
 # tracer cannot hang the whole test VM.
 stop_tracer() {
-	local pid=$1 i
-	for i in $(seq 60); do
+	local pid=$1 i j
+	# A second SIGINT while bpftrace prints its maps makes it fail: give
+	# each one 5 s to take effect before repeating it.
+	for i in $(seq 6); do
 		kill -INT "$pid" 2>/dev/null || break
-		sleep 0.5
-		kill -0 "$pid" 2>/dev/null || break
+		for j in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break 2
+			sleep 0.1
+		done
 	done
 	if kill -0 "$pid" 2>/dev/null; then
 		echo "# pid $pid still running 30 s after SIGINT: killed"
