@@ -34,19 +34,9 @@ static void ctx_open(struct ctx *c)
 static int viommu_alloc(struct ctx *c, uint32_t flags, int kvm_fd,
 			uint32_t *id)
 {
-	struct iommu_viommu_alloc cmd = {
-		.size = sizeof(cmd),
-		.flags = flags,
-		.type = IOMMU_VIOMMU_TYPE_SELFTEST,
-		.dev_id = c->dev.idev_id,
-		.hwpt_id = c->s2,
-		.kvm_fd = kvm_fd,
-	};
-
-	if (ioctl(c->fd, IOMMU_VIOMMU_ALLOC, &cmd))
-		return -errno;
-	*id = cmd.out_viommu_id;
-	return 0;
+	return mock_viommu_alloc_type(c->fd, c->dev.idev_id, c->s2,
+				      IOMMU_VIOMMU_TYPE_SELFTEST, flags, kvm_fd,
+				      id);
 }
 
 int main(void)

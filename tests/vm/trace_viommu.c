@@ -91,7 +91,7 @@ int main(void)
 	/* Failed allocations must not fire anything */
 	tap_is(mock_viommu_alloc(a.fd, a.dev.idev_id, a.dev.hwpt_id, &unused),
 	       -EINVAL, "alloc on a non-nesting-parent HWPT fails with EINVAL");
-	tap_is(mock_viommu_alloc_type(a.fd, a.dev.idev_id, a.s2_id, 0x1234, 0,
+	tap_is(mock_viommu_alloc_type(a.fd, a.dev.idev_id, a.s2_id, 0x1234, 0, 0,
 				      &unused),
 	       -EOPNOTSUPP, "alloc with an unknown type fails with EOPNOTSUPP");
 

@@ -125,7 +125,8 @@ int mock_s2_setup(int fd, uint32_t *ioas_id, struct mock_dev *dev,
 }
 
 int mock_viommu_alloc_type(int fd, uint32_t idev_id, uint32_t hwpt_id,
-			   uint32_t type, uint32_t flags, uint32_t *viommu_id)
+			   uint32_t type, uint32_t flags, int32_t kvm_fd,
+			   uint32_t *viommu_id)
 {
 	struct iommu_viommu_alloc cmd = {
 		.size = sizeof(cmd),
@@ -133,6 +134,7 @@ int mock_viommu_alloc_type(int fd, uint32_t idev_id, uint32_t hwpt_id,
 		.type = type,
 		.dev_id = idev_id,
 		.hwpt_id = hwpt_id,
+		.kvm_fd = kvm_fd,
 	};
 	int rc = xioctl(fd, IOMMU_VIOMMU_ALLOC, &cmd);
 
@@ -145,7 +147,7 @@ int mock_viommu_alloc(int fd, uint32_t idev_id, uint32_t hwpt_id,
 		      uint32_t *viommu_id)
 {
 	return mock_viommu_alloc_type(fd, idev_id, hwpt_id,
-				      IOMMU_VIOMMU_TYPE_SELFTEST, 0, viommu_id);
+				      IOMMU_VIOMMU_TYPE_SELFTEST, 0, 0, viommu_id);
 }
 
 int mock_vdevice_alloc(int fd, uint32_t viommu_id, uint32_t idev_id,
@@ -318,19 +320,12 @@ int mock_viommu_vmid(int fd, uint32_t viommu_id, uint32_t *vmid)
 int mock_viommu_alloc_kvm(int fd, uint32_t idev_id, uint32_t hwpt_id,
 			  int kvm_fd, uint32_t *viommu_id)
 {
-	struct iommu_viommu_alloc cmd = {
-		.size = sizeof(cmd),
-		.flags = kvm_fd >= 0 ? IOMMU_VIOMMU_ALLOC_KVM_FD : 0,
-		.type = IOMMU_VIOMMU_TYPE_SELFTEST,
-		.dev_id = idev_id,
-		.hwpt_id = hwpt_id,
-		.kvm_fd = kvm_fd >= 0 ? kvm_fd : 0,
-	};
-	int rc = xioctl(fd, IOMMU_VIOMMU_ALLOC, &cmd);
-
-	if (!rc)
-		*viommu_id = cmd.out_viommu_id;
-	return rc;
+	if (kvm_fd < 0)
+		return mock_viommu_alloc(fd, idev_id, hwpt_id, viommu_id);
+	return mock_viommu_alloc_type(fd, idev_id, hwpt_id,
+				      IOMMU_VIOMMU_TYPE_SELFTEST,
+				      IOMMU_VIOMMU_ALLOC_KVM_FD, kvm_fd,
+				      viommu_id);
 }
 
 int kvm_vm_create(void)

@@ -31,8 +31,10 @@ int mock_s2_setup(int fd, uint32_t *ioas_id, struct mock_dev *dev,
 		  uint32_t *s2_id);
 int mock_viommu_alloc(int fd, uint32_t idev_id, uint32_t hwpt_id,
 		      uint32_t *viommu_id);
+/* IOMMU_VIOMMU_ALLOC as given: kvm_fd goes in the word after data_len */
 int mock_viommu_alloc_type(int fd, uint32_t idev_id, uint32_t hwpt_id,
-			   uint32_t type, uint32_t flags, uint32_t *viommu_id);
+			   uint32_t type, uint32_t flags, int32_t kvm_fd,
+			   uint32_t *viommu_id);
 int mock_vdevice_alloc(int fd, uint32_t viommu_id, uint32_t idev_id,
 		       uint64_t virt_id, uint32_t *vdev_id);
 int mock_nested_alloc(int fd, uint32_t idev_id, uint32_t viommu_id,
