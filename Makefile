@@ -38,7 +38,32 @@ VM_PROGS := $(OUT)/tests/trace_viommu $(OUT)/tests/trace_events \
 MOCK_LIB := tools/lib/iommufd_mock.c
 TRACEFS_LIB := tests/vm/lib/tracefs.c
 
-test-bins: $(VM_PROGS) $(OUT)/viommu-load
+test-bins: $(VM_PROGS) $(OUT)/viommu-load tools
+
+# The viommu tool: CO-RE BPF programs, so it builds without the patched
+# kernel at hand (its BTF is needed only at run time).
+BPF_CLANG  ?= clang
+BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 \
+	      -I/usr/include/$(shell $(CC) -dumpmachine)
+VIOMMU_SRCS := $(wildcard tools/viommu/*.c)
+VIOMMU_LIBS := $(shell pkg-config --libs libbpf json-c ncursesw 2>/dev/null || \
+		 echo -lbpf -lelf -lz -ljson-c -lncursesw -ltinfo) -lcap -lm
+
+.PHONY: tools
+tools: $(OUT)/viommu $(OUT)/viommu-top
+
+$(OUT)/bpf/viommu.bpf.o: bpf/viommu.bpf.c bpf/viommu.h
+	@mkdir -p $(@D)
+	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/bpf/viommu.skel.h: $(OUT)/bpf/viommu.bpf.o
+	bpftool gen skeleton $< name viommu_skel > $@.tmp && mv $@.tmp $@
+
+$(OUT)/viommu: $(VIOMMU_SRCS) tools/viommu/viommu.h bpf/viommu.h $(OUT)/bpf/viommu.skel.h
+	$(CC) $(CFLAGS) -I$(OUT)/bpf -o $@ $(VIOMMU_SRCS) $(VIOMMU_LIBS)
+
+$(OUT)/viommu-top: $(OUT)/viommu
+	ln -sf viommu $@
 
 # The load generator: a user tool, built against the patched uAPI headers
 $(OUT)/viommu-load: tools/viommu-load.c $(MOCK_LIB) tools/lib/iommufd_mock.h \

@@ -259,7 +259,7 @@ cmd_build() {
 	cmd_prepare
 	configure
 	say "building bzImage (-j$jobs)"
-	make -s -C "$tree" O="$build" ARCH=x86_64 -j"$jobs" bzImage headers
+	make -s -C "$tree" O="$build" ARCH=x86_64 -j"$jobs" bzImage modules headers
 	say "building iommufd selftests"
 	mkdir -p "$selftests"
 	make -s -C "$tree/tools/testing/selftests/iommu" OUTPUT="$selftests" \

@@ -1,0 +1,677 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * viommu.bpf.c - aggregate the iommufd vIOMMU trace events per VM and per
+ * vIOMMU in the kernel, and optionally stream them to a ring buffer.
+ *
+ * Every handler is attached as tp_btf where the kernel allows it and as
+ * raw_tp otherwise: both get the tracepoint's arguments as a u64 array, so
+ * one body serves both. Only the fields read here are declared, with
+ * preserve_access_index, so this builds without the patched kernel's
+ * headers and relocates against its BTF at load time.
+ */
+#include <stdbool.h>
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "viommu.h"
+
+typedef __u64 u64;
+typedef __u32 u32;
+typedef __s32 pid_t;
+
+struct iommufd_ctx {
+	u32 id;
+	pid_t owner_tgid;
+} __attribute__((preserve_access_index));
+
+struct iommufd_object {
+	unsigned int id;
+} __attribute__((preserve_access_index));
+
+struct iommufd_hw_pagetable {
+	struct iommufd_object obj;
+} __attribute__((preserve_access_index));
+
+struct iommufd_hwpt_paging {
+	struct iommufd_hw_pagetable common;
+} __attribute__((preserve_access_index));
+
+struct iommufd_viommu {
+	struct iommufd_object obj;
+	struct iommufd_ctx *ictx;
+	struct iommufd_hwpt_paging *hwpt;
+	u32 type;
+	pid_t kvm_pid;
+} __attribute__((preserve_access_index));
+
+struct iommufd_device {
+	struct iommufd_object obj;
+} __attribute__((preserve_access_index));
+
+struct iommufd_vdevice {
+	struct iommufd_object obj;
+	struct iommufd_viommu *viommu;
+	struct iommufd_device *idev;
+	u64 virt_id;
+} __attribute__((preserve_access_index));
+
+struct iommufd_hwpt_nested {
+	struct iommufd_hw_pagetable common;
+	struct iommufd_hwpt_paging *parent;
+	struct iommufd_viommu *viommu;
+} __attribute__((preserve_access_index));
+
+struct iommufd_hw_queue {
+	struct iommufd_object obj;
+	struct iommufd_viommu *viommu;
+	u64 base_addr;
+	u32 type;
+	u32 index;
+} __attribute__((preserve_access_index));
+
+struct iommufd_eventq {
+	struct iommufd_object obj;
+	struct iommufd_ctx *ictx;
+} __attribute__((preserve_access_index));
+
+struct iommufd_veventq {
+	struct iommufd_eventq common;
+	struct iommufd_viommu *viommu;
+	u32 type;
+	unsigned int depth;
+} __attribute__((preserve_access_index));
+
+struct iommufd_fault {
+	struct iommufd_eventq common;
+} __attribute__((preserve_access_index));
+
+struct iommu_fault_page_request {
+	u32 grpid;
+	u32 pasid;
+} __attribute__((preserve_access_index));
+
+struct iommu_fault {
+	struct iommu_fault_page_request prm;
+} __attribute__((preserve_access_index));
+
+struct iopf_fault {
+	struct iommu_fault fault;
+} __attribute__((preserve_access_index));
+
+struct iopf_group {
+	struct iopf_fault last_fault;
+} __attribute__((preserve_access_index));
+
+/* Set by the tool before load */
+const volatile __s32 targ_tgid;		/* only this VMM, 0 = all */
+const volatile __u32 targ_ictx;		/* only this context, 0 = all */
+const volatile bool emit_events;	/* stream records for viommu trace */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32);
+	__type(value, struct viommu_vm_stats);
+} vm_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct viommu_key);
+	__type(value, struct viommu_viommu_stats);
+} viommu_stats SEC(".maps");
+
+/* Zeroed values to insert new entries from: they exceed the BPF stack */
+struct zero_values {
+	struct viommu_vm_stats vm;
+	struct viommu_viommu_stats viommu;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct zero_values);
+} zero SEC(".maps");
+
+/* Start times by (kind, seq) or fault group; LRU: a start may never end */
+struct start_key {
+	u64 id;
+	u32 kind;
+	u32 ictx_id;
+};
+
+struct start_val {
+	u64 ts_ns;
+	u32 viommu_id;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct start_key);
+	__type(value, struct start_val);
+} starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+/* Records the ring buffer had no room for, per CPU */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} events_lost SEC(".maps");
+
+static __always_inline bool wanted(u32 ictx_id, pid_t owner)
+{
+	if (targ_tgid && owner != targ_tgid)
+		return false;
+	if (targ_ictx && ictx_id != targ_ictx)
+		return false;
+	return true;
+}
+
+static __always_inline struct viommu_vm_stats *vm_get(u32 ictx_id, pid_t owner)
+{
+	struct viommu_vm_stats *s = bpf_map_lookup_elem(&vm_stats, &ictx_id);
+	struct zero_values *z;
+	u32 i = 0;
+
+	if (s)
+		return s;
+	z = bpf_map_lookup_elem(&zero, &i);
+	if (!z)
+		return NULL;
+	bpf_map_update_elem(&vm_stats, &ictx_id, &z->vm, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&vm_stats, &ictx_id);
+	if (s)
+		s->owner_tgid = owner;
+	return s;
+}
+
+static __always_inline struct viommu_viommu_stats *
+viommu_get(u32 ictx_id, u32 viommu_id, pid_t owner)
+{
+	struct viommu_key key = { .ictx_id = ictx_id, .viommu_id = viommu_id };
+	struct viommu_viommu_stats *s = bpf_map_lookup_elem(&viommu_stats, &key);
+	struct zero_values *z;
+	u32 i = 0;
+
+	if (s)
+		return s;
+	z = bpf_map_lookup_elem(&zero, &i);
+	if (!z)
+		return NULL;
+	bpf_map_update_elem(&viommu_stats, &key, &z->viommu, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&viommu_stats, &key);
+	if (s)
+		s->owner_tgid = owner;
+	return s;
+}
+
+static __always_inline u32 log2_slot(u64 v)
+{
+	u32 r = 0, shift;
+
+	shift = (v > 0xFFFFFFFF) << 5; v >>= shift; r = shift;
+	shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+static __always_inline void hist_add(struct viommu_hist *h, u64 ns)
+{
+	u32 slot = log2_slot(ns / 1000);
+
+	if (slot >= VIOMMU_HIST_SLOTS)
+		slot = VIOMMU_HIST_SLOTS - 1;
+	h->count++;
+	h->sum_ns += ns;
+	if (ns > h->max_ns)
+		h->max_ns = ns;
+	h->slots[slot]++;
+}
+
+static __always_inline void start_put(u32 kind, u32 ictx_id, u64 id,
+				      u32 viommu_id)
+{
+	struct start_key key = { .id = id, .kind = kind, .ictx_id = ictx_id };
+	struct start_val val = { .ts_ns = bpf_ktime_get_ns(),
+				 .viommu_id = viommu_id };
+
+	bpf_map_update_elem(&starts, &key, &val, BPF_ANY);
+}
+
+/* The time since the matching start, or 0 if it was not seen */
+static __always_inline u64 start_take(u32 kind, u32 ictx_id, u64 id)
+{
+	struct start_key key = { .id = id, .kind = kind, .ictx_id = ictx_id };
+	struct start_val *val = bpf_map_lookup_elem(&starts, &key);
+	u64 ns;
+
+	if (!val)
+		return 0;
+	ns = bpf_ktime_get_ns() - val->ts_ns;
+	bpf_map_delete_elem(&starts, &key);
+	return ns;
+}
+
+static __always_inline struct viommu_event *
+event_new(u32 kind, u32 ictx_id, pid_t owner, u32 viommu_id, u32 obj_id)
+{
+	struct viommu_event *e;
+	u32 i = 0;
+	u64 *lost;
+
+	if (!emit_events)
+		return NULL;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		lost = bpf_map_lookup_elem(&events_lost, &i);
+		if (lost)
+			(*lost)++;
+		return NULL;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->lat_ns = 0;
+	e->arg[0] = e->arg[1] = e->arg[2] = 0;
+	e->kind = kind;
+	e->ictx_id = ictx_id;
+	e->owner_tgid = owner;
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->viommu_id = viommu_id;
+	e->obj_id = obj_id;
+	e->result = 0;
+	e->cpu = bpf_get_smp_processor_id();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return e;
+}
+
+#define CTX_ARG(ctx, n)	((void *)(ctx)[n])
+
+static __always_inline int on_viommu(u64 *ctx, u32 kind)
+{
+	struct iommufd_viommu *viommu = CTX_ARG(ctx, 0);
+	u32 ictx_id = BPF_CORE_READ(viommu, ictx, id);
+	pid_t owner = BPF_CORE_READ(viommu, ictx, owner_tgid);
+	u32 id = BPF_CORE_READ(viommu, obj.id);
+	pid_t kvm_pid = BPF_CORE_READ(viommu, kvm_pid);
+	struct viommu_viommu_stats *vs;
+	struct viommu_vm_stats *s;
+	struct viommu_event *e;
+
+	if (!wanted(ictx_id, owner))
+		return 0;
+	s = vm_get(ictx_id, owner);
+	if (s) {
+		if (kvm_pid)
+			s->kvm_pid = kvm_pid;
+		if (kind == VIOMMU_EV_VIOMMU_ALLOC)
+			s->viommus_allocated++;
+		else
+			s->viommus_destroyed++;
+	}
+	vs = viommu_get(ictx_id, id, owner);
+	if (vs && kind == VIOMMU_EV_VIOMMU_ALLOC)
+		vs->alloc_ns = bpf_ktime_get_ns();
+	else if (vs)
+		vs->destroy_ns = bpf_ktime_get_ns();
+	e = event_new(kind, ictx_id, owner, id,
+		      BPF_CORE_READ(viommu, hwpt, common.obj.id));
+	if (e) {
+		e->arg[0] = BPF_CORE_READ(viommu, type);
+		e->arg[1] = kvm_pid;
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+static __always_inline int on_vdevice(u64 *ctx, u32 kind)
+{
+	struct iommufd_vdevice *vdev = CTX_ARG(ctx, 0);
+	u32 ictx_id = BPF_CORE_READ(vdev, viommu, ictx, id);
+	pid_t owner = BPF_CORE_READ(vdev, viommu, ictx, owner_tgid);
+	struct viommu_event *e;
+
+	if (!wanted(ictx_id, owner))
+		return 0;
+	e = event_new(kind, ictx_id, owner, BPF_CORE_READ(vdev, viommu, obj.id),
+		      BPF_CORE_READ(vdev, obj.id));
+	if (e) {
+		e->arg[0] = BPF_CORE_READ(vdev, idev, obj.id);
+		e->arg[1] = BPF_CORE_READ(vdev, virt_id);
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+static __always_inline int on_nested(u64 *ctx, u32 kind)
+{
+	struct iommufd_hwpt_nested *nested = CTX_ARG(ctx, 0);
+	u32 ictx_id = BPF_CORE_READ(nested, viommu, ictx, id);
+	pid_t owner = BPF_CORE_READ(nested, viommu, ictx, owner_tgid);
+	struct viommu_event *e;
+
+	if (!wanted(ictx_id, owner))
+		return 0;
+	e = event_new(kind, ictx_id, owner,
+		      BPF_CORE_READ(nested, viommu, obj.id),
+		      BPF_CORE_READ(nested, common.obj.id));
+	if (e) {
+		e->arg[0] = BPF_CORE_READ(nested, parent, common.obj.id);
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+static __always_inline int on_hw_queue(u64 *ctx, u32 kind)
+{
+	struct iommufd_hw_queue *q = CTX_ARG(ctx, 0);
+	u32 ictx_id = BPF_CORE_READ(q, viommu, ictx, id);
+	pid_t owner = BPF_CORE_READ(q, viommu, ictx, owner_tgid);
+	struct viommu_event *e;
+
+	if (!wanted(ictx_id, owner))
+		return 0;
+	e = event_new(kind, ictx_id, owner, BPF_CORE_READ(q, viommu, obj.id),
+		      BPF_CORE_READ(q, obj.id));
+	if (e) {
+		e->arg[0] = BPF_CORE_READ(q, type);
+		e->arg[1] = BPF_CORE_READ(q, index);
+		e->arg[2] = BPF_CORE_READ(q, base_addr);
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+static __always_inline int on_veventq(u64 *ctx, u32 kind)
+{
+	struct iommufd_veventq *q = CTX_ARG(ctx, 0);
+	u32 ictx_id = BPF_CORE_READ(q, viommu, ictx, id);
+	pid_t owner = BPF_CORE_READ(q, viommu, ictx, owner_tgid);
+	struct viommu_event *e;
+
+	if (!wanted(ictx_id, owner))
+		return 0;
+	e = event_new(kind, ictx_id, owner, BPF_CORE_READ(q, viommu, obj.id),
+		      BPF_CORE_READ(q, common.obj.id));
+	if (e) {
+		e->arg[0] = BPF_CORE_READ(q, type);
+		e->arg[1] = BPF_CORE_READ(q, depth);
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+/* (ictx, pt_id, viommu_id, data_type, entry_num, seq) */
+static __always_inline int on_inval_start(u64 *ctx)
+{
+	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
+	u32 ictx_id = BPF_CORE_READ(ictx, id);
+
+	if (!wanted(ictx_id, BPF_CORE_READ(ictx, owner_tgid)))
+		return 0;
+	start_put(VIOMMU_LAT_GUEST_INVAL, ictx_id, ctx[5], (u32)ctx[2]);
+	return 0;
+}
+
+/* (ictx, pt_id, viommu_id, entry_num, done_num, result, seq) */
+static __always_inline int on_inval_end(u64 *ctx)
+{
+	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
+	u32 ictx_id = BPF_CORE_READ(ictx, id);
+	pid_t owner = BPF_CORE_READ(ictx, owner_tgid);
+	u32 viommu_id = ctx[2], done = ctx[4];
+	int result = ctx[5];
+	struct viommu_viommu_stats *vs;
+	struct viommu_vm_stats *s;
+	struct viommu_event *e;
+	u64 ns;
+
+	if (!wanted(ictx_id, owner))
+		return 0;
+	ns = start_take(VIOMMU_LAT_GUEST_INVAL, ictx_id, ctx[6]);
+	s = vm_get(ictx_id, owner);
+	if (s) {
+		s->guest_invals++;
+		s->guest_inval_entries += done;
+		if (result)
+			s->guest_inval_errors++;
+		if (ns)
+			hist_add(&s->lat[VIOMMU_LAT_GUEST_INVAL], ns);
+	}
+	if (viommu_id) {
+		vs = viommu_get(ictx_id, viommu_id, owner);
+		if (vs) {
+			vs->guest_invals++;
+			vs->guest_inval_entries += done;
+			if (ns)
+				hist_add(&vs->guest_inval, ns);
+		}
+	}
+	e = event_new(VIOMMU_EV_GUEST_INVAL, ictx_id, owner, viommu_id, ctx[1]);
+	if (e) {
+		e->lat_ns = ns;
+		e->arg[0] = ctx[3];
+		e->arg[1] = done;
+		e->arg[2] = ctx[6];
+		e->result = result;
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+/* (viommu, vmid, guest_id) */
+static __always_inline int on_vmid(u64 *ctx, u32 kind)
+{
+	struct iommufd_viommu *viommu = CTX_ARG(ctx, 0);
+	u32 ictx_id = BPF_CORE_READ(viommu, ictx, id);
+	pid_t owner = BPF_CORE_READ(viommu, ictx, owner_tgid);
+	u32 id = BPF_CORE_READ(viommu, obj.id), vmid = ctx[1];
+	struct viommu_viommu_stats *vs;
+	struct viommu_vm_stats *s;
+	struct viommu_event *e;
+
+	if (!wanted(ictx_id, owner))
+		return 0;
+	vs = viommu_get(ictx_id, id, owner);
+	if (vs) {
+		vs->vmid = kind == VIOMMU_EV_VMID_RELEASE ? 0 : vmid;
+		if (kind == VIOMMU_EV_VMID_INVAL)
+			vs->vmid_invals++;
+	}
+	if (kind == VIOMMU_EV_VMID_INVAL) {
+		s = vm_get(ictx_id, owner);
+		if (s)
+			s->vmid_invals++;
+	}
+	e = event_new(kind, ictx_id, owner, id, vmid);
+	if (e) {
+		/* guest_id for assign/release, iova and size for invalidate */
+		e->arg[0] = ctx[2];
+		if (kind == VIOMMU_EV_VMID_INVAL)
+			e->arg[1] = ctx[3];
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+/* (ictx, parent, iova, length, seq) */
+static __always_inline int on_s2_start(u64 *ctx)
+{
+	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
+	u32 ictx_id = BPF_CORE_READ(ictx, id);
+
+	if (!wanted(ictx_id, BPF_CORE_READ(ictx, owner_tgid)))
+		return 0;
+	start_put(VIOMMU_LAT_S2_INVAL, ictx_id, ctx[4], 0);
+	return 0;
+}
+
+/* (ictx, parent, unmapped, result, seq) */
+static __always_inline int on_s2_end(u64 *ctx)
+{
+	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
+	struct iommufd_hwpt_paging *parent = CTX_ARG(ctx, 1);
+	u32 ictx_id = BPF_CORE_READ(ictx, id);
+	pid_t owner = BPF_CORE_READ(ictx, owner_tgid);
+	struct viommu_vm_stats *s;
+	struct viommu_event *e;
+	u64 ns;
+
+	if (!wanted(ictx_id, owner))
+		return 0;
+	ns = start_take(VIOMMU_LAT_S2_INVAL, ictx_id, ctx[4]);
+	s = vm_get(ictx_id, owner);
+	if (s) {
+		s->s2_invals++;
+		if (ns)
+			hist_add(&s->lat[VIOMMU_LAT_S2_INVAL], ns);
+	}
+	e = event_new(VIOMMU_EV_S2_INVAL, ictx_id, owner, 0,
+		      BPF_CORE_READ(parent, common.obj.id));
+	if (e) {
+		e->lat_ns = ns;
+		e->arg[0] = ctx[2];
+		e->arg[1] = ctx[4];
+		e->result = (int)ctx[3];
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+/* (viommu, type, virt_id, veventq, outcome) */
+static __always_inline int on_vevent(u64 *ctx)
+{
+	struct iommufd_viommu *viommu = CTX_ARG(ctx, 0);
+	struct iommufd_veventq *q = CTX_ARG(ctx, 3);
+	u32 ictx_id = BPF_CORE_READ(viommu, ictx, id);
+	pid_t owner = BPF_CORE_READ(viommu, ictx, owner_tgid);
+	u32 id = BPF_CORE_READ(viommu, obj.id);
+	bool queued = (int)ctx[4] == 0;
+	struct viommu_viommu_stats *vs;
+	struct viommu_vm_stats *s;
+	struct viommu_event *e;
+
+	if (!wanted(ictx_id, owner))
+		return 0;
+	s = vm_get(ictx_id, owner);
+	if (s) {
+		if (queued)
+			s->vevents_queued++;
+		else
+			s->vevents_lost++;
+	}
+	vs = viommu_get(ictx_id, id, owner);
+	if (vs) {
+		if (queued)
+			vs->vevents_queued++;
+		else
+			vs->vevents_lost++;
+	}
+	e = event_new(VIOMMU_EV_VEVENT, ictx_id, owner, id,
+		      q ? BPF_CORE_READ(q, common.obj.id) : 0);
+	if (e) {
+		e->arg[0] = ctx[1];
+		e->arg[1] = ctx[2];
+		e->result = (int)ctx[4];
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+/* (fault, idev, group, virt_id) */
+static __always_inline int on_fault(u64 *ctx)
+{
+	struct iommufd_fault *fault = CTX_ARG(ctx, 0);
+	struct iommufd_device *idev = CTX_ARG(ctx, 1);
+	struct iopf_group *group = CTX_ARG(ctx, 2);
+	u32 ictx_id = BPF_CORE_READ(fault, common.ictx, id);
+	pid_t owner = BPF_CORE_READ(fault, common.ictx, owner_tgid);
+	struct viommu_vm_stats *s;
+	struct viommu_event *e;
+
+	if (!wanted(ictx_id, owner))
+		return 0;
+	start_put(VIOMMU_LAT_FAULT, ictx_id, (u64)group, 0);
+	s = vm_get(ictx_id, owner);
+	if (s)
+		s->faults++;
+	e = event_new(VIOMMU_EV_FAULT, ictx_id, owner, 0,
+		      BPF_CORE_READ(idev, obj.id));
+	if (e) {
+		e->arg[0] = ctx[3];
+		e->arg[1] = BPF_CORE_READ(group, last_fault.fault.prm.grpid);
+		e->arg[2] = BPF_CORE_READ(group, last_fault.fault.prm.pasid);
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+/* (fault, idev, group, code) */
+static __always_inline int on_fault_response(u64 *ctx)
+{
+	struct iommufd_fault *fault = CTX_ARG(ctx, 0);
+	struct iommufd_device *idev = CTX_ARG(ctx, 1);
+	struct iopf_group *group = CTX_ARG(ctx, 2);
+	u32 ictx_id = BPF_CORE_READ(fault, common.ictx, id);
+	pid_t owner = BPF_CORE_READ(fault, common.ictx, owner_tgid);
+	struct viommu_vm_stats *s;
+	struct viommu_event *e;
+	u64 ns;
+
+	if (!wanted(ictx_id, owner))
+		return 0;
+	ns = start_take(VIOMMU_LAT_FAULT, ictx_id, (u64)group);
+	s = vm_get(ictx_id, owner);
+	if (s) {
+		s->fault_responses++;
+		if (ns)
+			hist_add(&s->lat[VIOMMU_LAT_FAULT], ns);
+	}
+	e = event_new(VIOMMU_EV_FAULT_RESPONSE, ictx_id, owner, 0,
+		      BPF_CORE_READ(idev, obj.id));
+	if (e) {
+		e->lat_ns = ns;
+		e->arg[0] = ctx[3];
+		e->arg[1] = BPF_CORE_READ(group, last_fault.fault.prm.grpid);
+		bpf_ringbuf_submit(e, 0);
+	}
+	return 0;
+}
+
+/* Each handler twice: tp_btf (preferred) and raw_tp (fallback) */
+#define VIOMMU_TP(tp, call)						\
+	SEC("tp_btf/" #tp) int btf_##tp(u64 *ctx) { return call; }	\
+	SEC("raw_tp/" #tp) int raw_##tp(u64 *ctx) { return call; }
+
+VIOMMU_TP(iommufd_viommu_alloc, on_viommu(ctx, VIOMMU_EV_VIOMMU_ALLOC))
+VIOMMU_TP(iommufd_viommu_destroy, on_viommu(ctx, VIOMMU_EV_VIOMMU_DESTROY))
+VIOMMU_TP(iommufd_vdevice_alloc, on_vdevice(ctx, VIOMMU_EV_VDEVICE_ALLOC))
+VIOMMU_TP(iommufd_vdevice_destroy, on_vdevice(ctx, VIOMMU_EV_VDEVICE_DESTROY))
+VIOMMU_TP(iommufd_hwpt_nested_alloc, on_nested(ctx, VIOMMU_EV_NESTED_ALLOC))
+VIOMMU_TP(iommufd_hwpt_nested_destroy, on_nested(ctx, VIOMMU_EV_NESTED_DESTROY))
+VIOMMU_TP(iommufd_hw_queue_alloc, on_hw_queue(ctx, VIOMMU_EV_HW_QUEUE_ALLOC))
+VIOMMU_TP(iommufd_hw_queue_destroy, on_hw_queue(ctx, VIOMMU_EV_HW_QUEUE_DESTROY))
+VIOMMU_TP(iommufd_veventq_alloc, on_veventq(ctx, VIOMMU_EV_VEVENTQ_ALLOC))
+VIOMMU_TP(iommufd_veventq_destroy, on_veventq(ctx, VIOMMU_EV_VEVENTQ_DESTROY))
+VIOMMU_TP(iommufd_cache_invalidate_start, on_inval_start(ctx))
+VIOMMU_TP(iommufd_cache_invalidate_end, on_inval_end(ctx))
+VIOMMU_TP(iommufd_viommu_vmid_assign, on_vmid(ctx, VIOMMU_EV_VMID_ASSIGN))
+VIOMMU_TP(iommufd_viommu_vmid_release, on_vmid(ctx, VIOMMU_EV_VMID_RELEASE))
+VIOMMU_TP(iommufd_viommu_vmid_invalidate, on_vmid(ctx, VIOMMU_EV_VMID_INVAL))
+VIOMMU_TP(iommufd_s2_invalidate_start, on_s2_start(ctx))
+VIOMMU_TP(iommufd_s2_invalidate_end, on_s2_end(ctx))
+VIOMMU_TP(iommufd_vevent_report, on_vevent(ctx))
+VIOMMU_TP(iommufd_fault_deliver, on_fault(ctx))
+VIOMMU_TP(iommufd_fault_respond, on_fault_response(ctx))
+
+char LICENSE[] SEC("license") = "GPL";

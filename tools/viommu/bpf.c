@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bpf.c - check that this machine can run the tool, load and attach
+ * viommu.bpf.c (tp_btf, else raw_tp), and read its per-CPU maps.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "viommu.h"
+#include "viommu.skel.h"
+
+struct viommu_bpf {
+	struct viommu_skel *skel;
+	bool raw_tp;
+	int ncpus;
+};
+
+/* The events the programs attach to: all must exist */
+static const char *const required_events[] = {
+	"iommufd_viommu_alloc", "iommufd_viommu_destroy",
+	"iommufd_vdevice_alloc", "iommufd_vdevice_destroy",
+	"iommufd_hwpt_nested_alloc", "iommufd_hwpt_nested_destroy",
+	"iommufd_hw_queue_alloc", "iommufd_hw_queue_destroy",
+	"iommufd_veventq_alloc", "iommufd_veventq_destroy",
+	"iommufd_cache_invalidate_start", "iommufd_cache_invalidate_end",
+	"iommufd_viommu_vmid_assign", "iommufd_viommu_vmid_release",
+	"iommufd_viommu_vmid_invalidate",
+	"iommufd_s2_invalidate_start", "iommufd_s2_invalidate_end",
+	"iommufd_vevent_report", "iommufd_fault_deliver",
+	"iommufd_fault_respond",
+};
+
+static bool has_caps(void)
+{
+	cap_value_t need[] = { CAP_BPF, CAP_PERFMON };
+	cap_flag_value_t v;
+	bool ok = true;
+	cap_t caps;
+
+	if (geteuid() == 0)
+		return true;
+	caps = cap_get_proc();
+	if (!caps)
+		return false;
+	for (size_t i = 0; i < 2; i++)
+		if (cap_get_flag(caps, need[i], CAP_EFFECTIVE, &v) || v != CAP_SET)
+			ok = false;
+	if (!ok && !cap_get_flag(caps, CAP_SYS_ADMIN, CAP_EFFECTIVE, &v) &&
+	    v == CAP_SET)
+		ok = true;
+	cap_free(caps);
+	return ok;
+}
+
+/*
+ * Say exactly what is missing, if anything: privileges, kernel BTF, the
+ * iommufd trace events. Returns 0 when the tool can load.
+ */
+int viommu_check_environment(void)
+{
+	char release[65] = "?";
+	struct utsname uts;
+	struct btf *btf;
+	int missing = 0;
+
+	if (!uname(&uts))
+		snprintf(release, sizeof(release), "%s", uts.release);
+
+	if (!has_caps()) {
+		fprintf(stderr,
+			"viommu: permission denied: loading BPF programs needs root, or\n"
+			"  CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on older kernels).\n"
+			"  Run it with sudo, or: setcap cap_bpf,cap_perfmon+ep $(which viommu)\n");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr,
+			"viommu: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing).\n"
+			"  The BPF programs relocate against it (CO-RE): build the kernel\n"
+			"  with CONFIG_DEBUG_INFO_BTF=y, as this project's kernel is.\n");
+		return -ENOENT;
+	}
+	/*
+	 * A tracepoint's BTF typedef btf_trace_<event> exists exactly when the
+	 * kernel has the event; tp_btf attaches by it. No tracefs needed.
+	 */
+	btf = btf__load_vmlinux_btf();
+	if (!btf) {
+		fprintf(stderr, "viommu: cannot read the kernel's BTF: %s\n", strerror(errno));
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < sizeof(required_events) / sizeof(*required_events); i++) {
+		char name[128];
+
+		snprintf(name, sizeof(name), "btf_trace_%s", required_events[i]);
+		if (btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0)
+			continue;
+		if (!missing++)
+			fprintf(stderr,
+				"viommu: this kernel (%s) lacks the iommufd trace events the tool needs:\n",
+				release);
+		fprintf(stderr, "  iommufd:%s\n", required_events[i]);
+	}
+	btf__free(btf);
+	if (missing) {
+		fprintf(stderr,
+			"  %d of %zu are missing. They come with this project's kernel series\n"
+			"  (kernel/patches, built by 'make kernel'; docs/tracepoints.md). Run the\n"
+			"  tool on that kernel, e.g. in the test VM: make demo\n",
+			missing, sizeof(required_events) / sizeof(*required_events));
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list args)
+{
+	if (level == LIBBPF_DEBUG && !common.verbose)
+		return 0;
+	if (level == LIBBPF_INFO && !common.verbose)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+/* Keep the programs of one kind (tp_btf or raw_tp) and drop the others */
+static void select_programs(struct viommu_skel *skel, bool raw_tp)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		bool is_raw = !strncmp(bpf_program__name(prog), "raw_", 4);
+
+		bpf_program__set_autoload(prog, is_raw == raw_tp);
+	}
+}
+
+static struct viommu_skel *load(bool raw_tp, bool emit_events)
+{
+	struct viommu_skel *skel = viommu_skel__open();
+	int err;
+
+	if (!skel)
+		return NULL;
+	skel->rodata->targ_tgid = common.pid;
+	skel->rodata->targ_ictx = common.vm;
+	skel->rodata->emit_events = emit_events;
+	select_programs(skel, raw_tp);
+	/* Only trace needs the ring buffer's 4 MiB */
+	if (!emit_events)
+		bpf_map__set_max_entries(skel->maps.events, 4096);
+	err = viommu_skel__load(skel);
+	if (!err)
+		err = viommu_skel__attach(skel);
+	if (err) {
+		viommu_skel__destroy(skel);
+		errno = -err;
+		return NULL;
+	}
+	return skel;
+}
+
+struct viommu_bpf *viommu_bpf_open(bool emit_events)
+{
+	struct viommu_bpf *vb;
+
+	if (viommu_check_environment())
+		return NULL;
+	libbpf_set_print(libbpf_print);
+	vb = calloc(1, sizeof(*vb));
+	if (!vb)
+		return NULL;
+	vb->ncpus = libbpf_num_possible_cpus();
+	vb->skel = load(false, emit_events);
+	if (!vb->skel) {
+		if (common.verbose)
+			fprintf(stderr, "viommu: tp_btf failed (%s), trying raw_tp\n",
+				strerror(errno));
+		vb->raw_tp = true;
+		vb->skel = load(true, emit_events);
+	}
+	if (!vb->skel) {
+		fprintf(stderr,
+			"viommu: cannot load or attach the BPF programs: %s\n"
+			"  (run with -v for libbpf's log)\n", strerror(errno));
+		free(vb);
+		return NULL;
+	}
+	return vb;
+}
+
+void viommu_bpf_close(struct viommu_bpf *vb)
+{
+	if (!vb)
+		return;
+	viommu_skel__destroy(vb->skel);
+	free(vb);
+}
+
+const char *viommu_bpf_attach_mode(struct viommu_bpf *vb)
+{
+	return vb->raw_tp ? "raw_tp" : "tp_btf";
+}
+
+int viommu_bpf_events_fd(struct viommu_bpf *vb)
+{
+	return bpf_map__fd(vb->skel->maps.events);
+}
+
+static void sum_hist(struct viommu_hist *dst, const struct viommu_hist *src)
+{
+	hist_merge(dst, src);
+}
+
+static void sum_vm(struct viommu_vm_stats *d, const struct viommu_vm_stats *s)
+{
+	if (s->owner_tgid)
+		d->owner_tgid = s->owner_tgid;
+	if (s->kvm_pid)
+		d->kvm_pid = s->kvm_pid;
+	d->guest_invals += s->guest_invals;
+	d->guest_inval_entries += s->guest_inval_entries;
+	d->guest_inval_errors += s->guest_inval_errors;
+	d->s2_invals += s->s2_invals;
+	d->vmid_invals += s->vmid_invals;
+	d->vevents_queued += s->vevents_queued;
+	d->vevents_lost += s->vevents_lost;
+	d->faults += s->faults;
+	d->fault_responses += s->fault_responses;
+	d->viommus_allocated += s->viommus_allocated;
+	d->viommus_destroyed += s->viommus_destroyed;
+	for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
+		sum_hist(&d->lat[k], &s->lat[k]);
+}
+
+/* Every VM's counters, summed over CPUs; returns the number of rows */
+int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows)
+{
+	int fd = bpf_map__fd(vb->skel->maps.vm_stats), n = 0, cap = 0;
+	struct viommu_vm_stats *percpu;
+	__u32 key, next, *prev = NULL;
+
+	*rows = NULL;
+	percpu = calloc(vb->ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, percpu))
+			continue;	/* deleted meanwhile */
+		if (n == cap) {
+			struct vm_row *r = realloc(*rows, (cap = cap ? cap * 2 : 16) * sizeof(*r));
+
+			if (!r)
+				break;
+			*rows = r;
+		}
+		memset(&(*rows)[n], 0, sizeof(**rows));
+		(*rows)[n].ictx_id = key;
+		for (int c = 0; c < vb->ncpus; c++)
+			sum_vm(&(*rows)[n].s, &percpu[c]);
+		n++;
+	}
+	free(percpu);
+	return n;
+}
+
+int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows)
+{
+	int fd = bpf_map__fd(vb->skel->maps.viommu_stats), n = 0, cap = 0;
+	struct viommu_key key, next, *prev = NULL;
+	struct viommu_viommu_stats *percpu;
+
+	*rows = NULL;
+	percpu = calloc(vb->ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct viommu_row *row;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, percpu))
+			continue;
+		if (n == cap) {
+			struct viommu_row *r = realloc(*rows, (cap = cap ? cap * 2 : 16) * sizeof(*r));
+
+			if (!r)
+				break;
+			*rows = r;
+		}
+		row = &(*rows)[n++];
+		memset(row, 0, sizeof(*row));
+		row->key = key;
+		for (int c = 0; c < vb->ncpus; c++) {
+			const struct viommu_viommu_stats *s = &percpu[c];
+
+			if (s->owner_tgid)
+				row->s.owner_tgid = s->owner_tgid;
+			if (s->vmid)
+				row->s.vmid = s->vmid;
+			if (s->alloc_ns > row->s.alloc_ns)
+				row->s.alloc_ns = s->alloc_ns;
+			if (s->destroy_ns > row->s.destroy_ns)
+				row->s.destroy_ns = s->destroy_ns;
+			row->s.guest_invals += s->guest_invals;
+			row->s.guest_inval_entries += s->guest_inval_entries;
+			row->s.vmid_invals += s->vmid_invals;
+			row->s.vevents_queued += s->vevents_queued;
+			row->s.vevents_lost += s->vevents_lost;
+			hist_merge(&row->s.guest_inval, &s->guest_inval);
+		}
+		row->gone = row->s.destroy_ns > row->s.alloc_ns;
+	}
+	free(percpu);
+	return n;
+}
+
+/* Drop a VM that went away, and its vIOMMUs, from the maps */
+void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id)
+{
+	int vfd = bpf_map__fd(vb->skel->maps.viommu_stats);
+	struct viommu_key key, next, *prev = NULL;
+	__u32 id = ictx_id;
+
+	bpf_map_delete_elem(bpf_map__fd(vb->skel->maps.vm_stats), &id);
+	while (!bpf_map_get_next_key(vfd, prev, &next)) {
+		key = next;
+		if (key.ictx_id == ictx_id) {
+			bpf_map_delete_elem(vfd, &key);
+			prev = NULL;	/* restart: the iteration point is gone */
+			continue;
+		}
+		prev = &key;
+	}
+}
+
+uint64_t viommu_bpf_events_lost(struct viommu_bpf *vb)
+{
+	uint64_t *percpu = calloc(vb->ncpus, sizeof(uint64_t)), total = 0;
+	__u32 zero = 0;
+
+	if (!percpu)
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(vb->skel->maps.events_lost), &zero,
+				 percpu))
+		for (int c = 0; c < vb->ncpus; c++)
+			total += percpu[c];
+	free(percpu);
+	return total;
+}
+
+/* Run time and count of all attached programs (needs bpf_enable_stats) */
+int viommu_bpf_prog_stats(struct viommu_bpf *vb, uint64_t *run_ns,
+			  uint64_t *run_cnt)
+{
+	struct bpf_program *prog;
+
+	*run_ns = *run_cnt = 0;
+	bpf_object__for_each_program(prog, vb->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			return -errno;
+		*run_ns += info.run_time_ns;
+		*run_cnt += info.run_cnt;
+	}
+	return 0;
+}

@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * record.c - viommu record writes the latency distributions and counts of
+ * one run to JSON; viommu compare checks a new record against a baseline
+ * and fails when a percentile regressed: the step users put in CI.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "viommu.h"
+
+#define RECORD_TYPE	"viommu-record"
+
+static struct record_opts {
+	const char *output;
+	const char *scenario;
+	double duration;
+	char **command;
+} ropts = { .scenario = "default" };
+
+static const struct argp_option record_options[] = {
+	{ "output", 'o', "FILE", 0, "Write the record here (required)", 0 },
+	{ "scenario", 's', "NAME", 0, "Name of what was measured (default: default)", 0 },
+	{ "duration", 'd', "SECS", 0, "Record this long (default: the command, or Ctrl-C)", 0 },
+	{},
+};
+
+static const char record_doc[] =
+"viommu record: record vIOMMU latencies and counts of a run to JSON.\n"
+"\n"
+"With a COMMAND, it records while the command runs and exits with the\n"
+"command's status. The file is written whole or not at all.\n"
+"\n"
+"EXAMPLES:\n"
+"  viommu record -o base.json -- viommu-load -V 4 -n 2000\n"
+"  viommu record -o new.json -s boot -d 30\n"
+"  viommu compare base.json new.json";
+
+static error_t record_parse(int key, char *arg, struct argp_state *state)
+{
+	char *end;
+
+	switch (key) {
+	case 'o':
+		ropts.output = arg;
+		break;
+	case 's':
+		ropts.scenario = arg;
+		break;
+	case 'd':
+		errno = 0;
+		ropts.duration = strtod(arg, &end);
+		if (errno || *end || ropts.duration <= 0)
+			argp_error(state, "invalid duration: %s", arg);
+		break;
+	case ARGP_KEY_ARGS:
+		ropts.command = state->argv + state->next;
+		break;
+	case ARGP_KEY_END:
+		if (!ropts.output)
+			argp_error(state, "-o FILE is required");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static void add_counts(struct json_object *o, const struct viommu_vm_stats *s)
+{
+#define C(k, v) json_object_object_add(o, k, json_object_new_uint64(v))
+	C("guest_invals", s->guest_invals);
+	C("guest_inval_entries", s->guest_inval_entries);
+	C("guest_inval_errors", s->guest_inval_errors);
+	C("s2_invals", s->s2_invals);
+	C("vmid_invals", s->vmid_invals);
+	C("vevents_queued", s->vevents_queued);
+	C("vevents_lost", s->vevents_lost);
+	C("faults", s->faults);
+	C("fault_responses", s->fault_responses);
+	C("viommus_allocated", s->viommus_allocated);
+#undef C
+}
+
+static struct json_object *lat_json(const struct viommu_vm_stats *s)
+{
+	struct json_object *lat = json_object_new_object();
+
+	for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
+		json_object_object_add(lat, lat_kind_names[k], hist_to_json(&s->lat[k]));
+	return lat;
+}
+
+static int cmp_vm(const void *a, const void *b)
+{
+	const struct vm_row *x = a, *y = b;
+
+	return (x->ictx_id > y->ictx_id) - (x->ictx_id < y->ictx_id);
+}
+
+static int write_record(struct viommu_bpf *vb, double secs, int status)
+{
+	struct json_object *root = json_object_new_object(), *vms = json_object_new_array();
+	struct json_object *total = json_object_new_object();
+	struct viommu_vm_stats sum = {};
+	struct vm_row *rows;
+	char tmp[4096], comm[VIOMMU_COMM_LEN];
+	int n = viommu_bpf_read_vms(vb, &rows), rc = 0;
+	FILE *f;
+
+	qsort(rows, n > 0 ? n : 0, sizeof(*rows), cmp_vm);
+	json_object_object_add(root, "schema_version", json_object_new_int(VIOMMU_SCHEMA_VERSION));
+	json_object_object_add(root, "type", json_object_new_string(RECORD_TYPE));
+	json_object_object_add(root, "scenario", json_object_new_string(ropts.scenario));
+	json_object_object_add(root, "ts_unix_ms", json_object_new_int64((int64_t)time(NULL) * 1000));
+	json_object_object_add(root, "duration_s", json_object_new_double(secs));
+	if (ropts.command) {
+		struct json_object *cmd = json_object_new_array();
+
+		for (char **a = ropts.command; *a; a++)
+			json_object_array_add(cmd, json_object_new_string(*a));
+		json_object_object_add(root, "command", cmd);
+		json_object_object_add(root, "command_status", json_object_new_int(status));
+	}
+	for (int i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+
+		comm_of(rows[i].s.owner_tgid, comm, sizeof(comm));
+		json_object_object_add(o, "vm", json_object_new_int64(rows[i].ictx_id));
+		json_object_object_add(o, "pid", json_object_new_int(rows[i].s.owner_tgid));
+		json_object_object_add(o, "comm", json_object_new_string(comm));
+		if (rows[i].s.kvm_pid)
+			json_object_object_add(o, "kvm_pid", json_object_new_int(rows[i].s.kvm_pid));
+		add_counts(o, &rows[i].s);
+		json_object_object_add(o, "lat", lat_json(&rows[i].s));
+		json_object_array_add(vms, o);
+
+		sum.guest_invals += rows[i].s.guest_invals;
+		sum.guest_inval_entries += rows[i].s.guest_inval_entries;
+		sum.guest_inval_errors += rows[i].s.guest_inval_errors;
+		sum.s2_invals += rows[i].s.s2_invals;
+		sum.vmid_invals += rows[i].s.vmid_invals;
+		sum.vevents_queued += rows[i].s.vevents_queued;
+		sum.vevents_lost += rows[i].s.vevents_lost;
+		sum.faults += rows[i].s.faults;
+		sum.fault_responses += rows[i].s.fault_responses;
+		sum.viommus_allocated += rows[i].s.viommus_allocated;
+		for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
+			hist_merge(&sum.lat[k], &rows[i].s.lat[k]);
+	}
+	json_object_object_add(total, "vms", json_object_new_int(n > 0 ? n : 0));
+	add_counts(total, &sum);
+	json_object_object_add(total, "lat", lat_json(&sum));
+	json_object_object_add(root, "total", total);
+	json_object_object_add(root, "vms", vms);
+
+	/* Whole or nothing: write a temporary file, then rename it */
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", ropts.output, getpid());
+	f = fopen(tmp, "w");
+	if (!f || fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY), f) < 0 ||
+	    fputc('\n', f) < 0 || fclose(f) || rename(tmp, ropts.output)) {
+		fprintf(stderr, "viommu record: writing %s: %s\n", ropts.output, strerror(errno));
+		unlink(tmp);
+		rc = -1;
+	} else {
+		fprintf(stderr, "viommu record: %d VMs, %llu guest invalidations in %.1f s -> %s\n",
+			n > 0 ? n : 0, (unsigned long long)sum.guest_invals, secs, ropts.output);
+	}
+	json_object_put(root);
+	free(rows);
+	return rc;
+}
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	const struct argp_child children[] = { { &common_argp, 0, "Common options:", 0 }, {} };
+	const struct argp argp = { record_options, record_parse, "[-- COMMAND [ARG...]]",
+				   record_doc, children };
+	int status = 0, exit_code = 0;
+	struct viommu_bpf *vb;
+	pid_t child = 0;
+	double start;
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EXIT_USAGE;
+	vb = viommu_bpf_open(false);
+	if (!vb)
+		return 1;
+	start = mono();
+	if (ropts.command) {
+		child = fork();
+		if (child < 0) {
+			perror("viommu record: fork");
+			viommu_bpf_close(vb);
+			return 1;
+		}
+		if (!child) {
+			execvp(ropts.command[0], ropts.command);
+			fprintf(stderr, "viommu record: %s: %s\n", ropts.command[0], strerror(errno));
+			_exit(127);
+		}
+	}
+	while (!exiting) {
+		if (child) {
+			pid_t w = waitpid(child, &status, ropts.duration ? WNOHANG : 0);
+
+			if (w == child) {
+				child = 0;
+				exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+				break;
+			}
+		}
+		if (ropts.duration && mono() - start >= ropts.duration)
+			break;
+		if (!child && !ropts.duration)
+			pause();
+		else if (ropts.duration)
+			usleep(50000);
+	}
+	if (child) {
+		/* Interrupted or out of time: stop the command, keep the record */
+		kill(child, SIGTERM);
+		waitpid(child, &status, 0);
+		exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	}
+	if (write_record(vb, mono() - start, exit_code))
+		exit_code = 1;
+	viommu_bpf_close(vb);
+	return exit_code;
+}
+
+/* --- compare --- */
+
+static struct compare_opts copts = {
+	.threshold_pct = 20, .min_delta_us = 5, .min_samples = 20,
+};
+
+static const struct argp_option compare_options[] = {
+	{ "threshold", 't', "PCT", 0, "Regression when a percentile grows more than PCT% (default 20)", 0 },
+	{ "min-delta-us", 'D', "US", 0, "... and by more than US microseconds (default 5)", 0 },
+	{ "min-samples", 'S', "N", 0, "Skip latencies with fewer samples (default 20)", 0 },
+	{},
+};
+
+static const char compare_doc[] =
+"viommu compare: compare two records; exit 1 if any latency percentile\n"
+"(p50, p90, p99 of guest_inval, s2_inval, fault, over all VMs) regressed,\n"
+"0 if none did, 2 for unusable input.\n"
+"\n"
+"Percentiles come from log2 histograms, interpolated within a bucket:\n"
+"keep the threshold well above the noise of the machine.\n"
+"\n"
+"EXAMPLES:\n"
+"  viommu compare base.json new.json\n"
+"  viommu compare -t 50 -D 20 base.json new.json";
+
+static const char *cmp_files[2];
+
+static error_t compare_parse(int key, char *arg, struct argp_state *state)
+{
+	char *end;
+
+	errno = 0;
+	switch (key) {
+	case 't':
+		copts.threshold_pct = strtod(arg, &end);
+		if (errno || *end || copts.threshold_pct < 0)
+			argp_error(state, "invalid threshold: %s", arg);
+		break;
+	case 'D':
+		copts.min_delta_us = strtod(arg, &end);
+		if (errno || *end || copts.min_delta_us < 0)
+			argp_error(state, "invalid delta: %s", arg);
+		break;
+	case 'S':
+		copts.min_samples = strtoul(arg, &end, 10);
+		if (errno || *end)
+			argp_error(state, "invalid sample count: %s", arg);
+		break;
+	case ARGP_KEY_ARG:
+		if (state->arg_num >= 2)
+			argp_error(state, "unexpected argument: %s", arg);
+		cmp_files[state->arg_num] = arg;
+		break;
+	case ARGP_KEY_END:
+		if (state->arg_num != 2)
+			argp_error(state, "needs BASE and NEW records");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static int record_lat(struct json_object *rec, const char *kind,
+		      struct viommu_hist *h, char *err, size_t errlen)
+{
+	struct json_object *total, *lat, *k;
+	char sub[120];
+
+	if (!json_object_object_get_ex(rec, "total", &total) ||
+	    !json_object_object_get_ex(total, "lat", &lat)) {
+		snprintf(err, errlen, "no \"total.lat\"");
+		return -1;
+	}
+	if (!json_object_object_get_ex(lat, kind, &k)) {
+		snprintf(err, errlen, "no \"total.lat.%s\"", kind);
+		return -1;
+	}
+	if (hist_from_json(k, h, sub, sizeof(sub))) {
+		snprintf(err, errlen, "total.lat.%s: %s", kind, sub);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_header(struct json_object *rec, char *err, size_t errlen)
+{
+	struct json_object *v;
+
+	if (!json_object_is_type(rec, json_type_object)) {
+		snprintf(err, errlen, "not a JSON object");
+		return -1;
+	}
+	if (!json_object_object_get_ex(rec, "type", &v) ||
+	    strcmp(json_object_get_string(v), RECORD_TYPE)) {
+		snprintf(err, errlen, "not a viommu record (\"type\" is not \"%s\")", RECORD_TYPE);
+		return -1;
+	}
+	if (!json_object_object_get_ex(rec, "schema_version", &v) ||
+	    json_object_get_int(v) != VIOMMU_SCHEMA_VERSION) {
+		snprintf(err, errlen, "schema_version %s, this tool reads %d",
+			 v ? json_object_get_string(v) : "missing", VIOMMU_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * 0: no regression, 1: at least one, -1: unusable input (err says why,
+ * prefixed "base: " or "new: ").
+ */
+int compare_records(struct json_object *base, struct json_object *new,
+		    const struct compare_opts *o, FILE *out, char *err,
+		    size_t errlen)
+{
+	static const double pcts[] = { 50, 90, 99 };
+	char sub[200];
+	int regressions = 0;
+
+	if (check_header(base, sub, sizeof(sub))) {
+		snprintf(err, errlen, "base: %s", sub);
+		return -1;
+	}
+	if (check_header(new, sub, sizeof(sub))) {
+		snprintf(err, errlen, "new: %s", sub);
+		return -1;
+	}
+	fprintf(out, "%-22s %12s %12s %10s  %s\n", "METRIC", "BASE", "NEW", "CHANGE", "VERDICT");
+	for (int k = 0; k < VIOMMU_LAT_KINDS; k++) {
+		struct viommu_hist hb, hn;
+
+		if (record_lat(base, lat_kind_names[k], &hb, sub, sizeof(sub))) {
+			snprintf(err, errlen, "base: %s", sub);
+			return -1;
+		}
+		if (record_lat(new, lat_kind_names[k], &hn, sub, sizeof(sub))) {
+			snprintf(err, errlen, "new: %s", sub);
+			return -1;
+		}
+		if (hb.count < o->min_samples || hn.count < o->min_samples) {
+			fprintf(out, "%-22s %12llu %12llu %10s  skipped (fewer than %lu samples)\n",
+				lat_kind_names[k], (unsigned long long)hb.count,
+				(unsigned long long)hn.count, "", o->min_samples);
+			continue;
+		}
+		for (size_t p = 0; p < sizeof(pcts) / sizeof(*pcts); p++) {
+			double b = hist_percentile_us(&hb, pcts[p]);
+			double n = hist_percentile_us(&hn, pcts[p]);
+			double change = b > 0 ? (n - b) / b * 100 : 0;
+			bool bad = change > o->threshold_pct && n - b > o->min_delta_us;
+			char metric[40];
+
+			snprintf(metric, sizeof(metric), "%s p%.0f_us", lat_kind_names[k], pcts[p]);
+			fprintf(out, "%-22s %12.1f %12.1f %+9.1f%%  %s\n", metric, b, n, change,
+				bad ? "REGRESSION" : "ok");
+			regressions += bad;
+		}
+	}
+	fprintf(out, "%d regression%s (threshold +%.0f%% and +%.0f us)\n", regressions,
+		regressions == 1 ? "" : "s", o->threshold_pct, o->min_delta_us);
+	return regressions ? 1 : 0;
+}
+
+static struct json_object *load_record(const char *path)
+{
+	struct json_object *obj = json_object_from_file(path);
+
+	if (!obj)
+		fprintf(stderr, "viommu compare: %s: %s\n", path,
+			access(path, R_OK) ? strerror(errno) :
+			"not valid JSON (truncated or corrupt?)");
+	return obj;
+}
+
+int cmd_compare(int argc, char **argv)
+{
+	const struct argp argp = { compare_options, compare_parse, "BASE NEW", compare_doc };
+	struct json_object *base, *new;
+	char err[400];
+	int rc;
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EXIT_USAGE;
+	base = load_record(cmp_files[0]);
+	if (!base)
+		return EXIT_USAGE;
+	new = load_record(cmp_files[1]);
+	if (!new) {
+		json_object_put(base);
+		return EXIT_USAGE;
+	}
+	rc = compare_records(base, new, &copts, stdout, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "viommu compare: %s (%s)\n", err,
+			!strncmp(err, "base", 4) ? cmp_files[0] : cmp_files[1]);
+	json_object_put(base);
+	json_object_put(new);
+	return rc < 0 ? EXIT_USAGE : rc;
+}

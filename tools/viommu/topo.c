@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * topo.c - viommu topo: the object tree of every iommufd context, from
+ * fdinfo (so objects made before the tool started are there), and with
+ * --watch the changes as the trace events report them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "viommu.h"
+
+static struct topo_opts {
+	bool watch;
+} opts;
+
+static const struct argp_option options[] = {
+	{ "watch", 'w', NULL, 0, "After the tree, follow objects as they come and go", 0 },
+	{},
+};
+
+static const char doc[] =
+"viommu topo: the iommufd objects of every VM, as a tree.\n"
+"\n"
+"VM (iommufd context) > IOAS > nesting parent HWPT > vIOMMU (type, VMID,\n"
+"KVM) > vDEVICEs (device, vRID), nested HWPTs, vEVENTQs, HW queues. Read\n"
+"from /proc/PID/fdinfo (needs this project's kernel).\n"
+"\n"
+"EXAMPLES:\n"
+"  viommu topo                 # every VM on the machine\n"
+"  viommu topo -p 1234 --json  # one VMM, as JSON\n"
+"  viommu topo --watch         # the tree, then + and - lines live";
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'w':
+		opts.watch = true;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument: %s", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct snap_object *find_obj(const struct snap_ctx *c, unsigned int id)
+{
+	for (int i = 0; i < c->nr_objects; i++)
+		if (c->objects[i].id == id)
+			return &c->objects[i];
+	return NULL;
+}
+
+static void describe(char *buf, size_t len, const struct snap_ctx *c,
+		     const struct snap_object *o)
+{
+	const struct snap_object *dev;
+
+	if (!strcmp(o->type, "device")) {
+		snprintf(buf, len, "device %u %s", o->id, o->dev_name);
+	} else if (!strcmp(o->type, "hwpt_paging")) {
+		snprintf(buf, len, "hwpt_paging %u%s", o->id,
+			 o->nest_parent ? " nest_parent" : "");
+	} else if (!strcmp(o->type, "viommu")) {
+		int n = snprintf(buf, len, "viommu %u type %u vmid %u", o->id,
+				 o->sub_type, o->vmid);
+
+		if (o->kvm_pid)
+			snprintf(buf + n, len - n, " kvm_pid %d", o->kvm_pid);
+	} else if (!strcmp(o->type, "vdevice")) {
+		dev = find_obj(c, o->dev);
+		snprintf(buf, len, "vdevice %u dev %u%s%s virt_id 0x%llx", o->id,
+			 o->dev, dev ? " " : "", dev ? dev->dev_name : "",
+			 (unsigned long long)o->virt_id);
+	} else if (!strcmp(o->type, "hwpt_nested")) {
+		snprintf(buf, len, "hwpt_nested %u parent %u", o->id, o->parent);
+	} else if (!strcmp(o->type, "veventq")) {
+		snprintf(buf, len, "veventq %u type %u depth %u", o->id,
+			 o->sub_type, o->depth);
+	} else if (!strcmp(o->type, "hw_queue")) {
+		snprintf(buf, len, "hw_queue %u type %u index %u base 0x%llx length %llu",
+			 o->id, o->sub_type, o->index,
+			 (unsigned long long)o->base_addr,
+			 (unsigned long long)o->length);
+	} else {
+		snprintf(buf, len, "%s %u", o->type, o->id);
+	}
+}
+
+/* Does o hang below parent in the tree? */
+static bool is_child(const struct snap_object *parent, const struct snap_object *o)
+{
+	if (!strcmp(parent->type, "ioas"))
+		return !strcmp(o->type, "hwpt_paging") && o->ioas == parent->id;
+	if (!strcmp(parent->type, "hwpt_paging"))
+		return (!strcmp(o->type, "viommu") && o->hwpt == parent->id) ||
+		       (!strcmp(o->type, "hwpt_nested") && !o->viommu &&
+			o->parent == parent->id);
+	if (!strcmp(parent->type, "viommu"))
+		return o->viommu == parent->id &&
+		       (!strcmp(o->type, "vdevice") || !strcmp(o->type, "hwpt_nested") ||
+			!strcmp(o->type, "veventq") || !strcmp(o->type, "hw_queue"));
+	return false;
+}
+
+static bool has_parent(const struct snap_ctx *c, const struct snap_object *o)
+{
+	for (int i = 0; i < c->nr_objects; i++)
+		if (is_child(&c->objects[i], o))
+			return true;
+	return false;
+}
+
+static void print_tree(const struct snap_ctx *c, const struct snap_object *o,
+		       char *prefix, size_t plen, bool last)
+{
+	size_t at = strlen(prefix);
+	const struct snap_object *kids[256];
+	char line[256];
+	int n = 0;
+
+	describe(line, sizeof(line), c, o);
+	printf("%s%s %s\n", prefix, last ? "`-" : "|-", line);
+	for (int i = 0; i < c->nr_objects && n < 256; i++)
+		if (is_child(o, &c->objects[i]))
+			kids[n++] = &c->objects[i];
+	if (at + 4 < plen) {
+		strcpy(prefix + at, last ? "   " : "|  ");
+		for (int i = 0; i < n; i++)
+			print_tree(c, kids[i], prefix, plen, i == n - 1);
+		prefix[at] = '\0';
+	}
+}
+
+static void print_ctx(const struct snap_ctx *c)
+{
+	const struct snap_object *roots[256];
+	char prefix[128] = "";
+	int n = 0;
+
+	printf("vm %u  pid %d (%s)  fd %d of pid %d  %d objects\n", c->ictx_id,
+	       c->owner_tgid, c->comm, c->fd, c->pid, c->nr_objects);
+	for (int i = 0; i < c->nr_objects && n < 256; i++)
+		if (!has_parent(c, &c->objects[i]))
+			roots[n++] = &c->objects[i];
+	for (int i = 0; i < n; i++)
+		print_tree(c, roots[i], prefix, sizeof(prefix), i == n - 1);
+}
+
+static struct json_object *ctx_json(const struct snap_ctx *c)
+{
+	struct json_object *o = json_object_new_object(), *objs = json_object_new_array();
+
+	json_object_object_add(o, "vm", json_object_new_int64(c->ictx_id));
+	json_object_object_add(o, "pid", json_object_new_int(c->owner_tgid));
+	json_object_object_add(o, "comm", json_object_new_string(c->comm));
+	for (int i = 0; i < c->nr_objects; i++) {
+		const struct snap_object *s = &c->objects[i];
+		struct json_object *j = json_object_new_object();
+
+#define ADD(k, v) json_object_object_add(j, k, json_object_new_int64(v))
+		ADD("id", s->id);
+		json_object_object_add(j, "type", json_object_new_string(s->type));
+		if (!strcmp(s->type, "device"))
+			json_object_object_add(j, "dev_name", json_object_new_string(s->dev_name));
+		if (!strcmp(s->type, "hwpt_paging")) {
+			ADD("ioas", s->ioas);
+			json_object_object_add(j, "nest_parent", json_object_new_boolean(s->nest_parent));
+		}
+		if (!strcmp(s->type, "viommu")) {
+			ADD("hwpt", s->hwpt); ADD("viommu_type", s->sub_type);
+			ADD("vmid", s->vmid); ADD("kvm_pid", s->kvm_pid);
+		}
+		if (!strcmp(s->type, "hwpt_nested")) {
+			ADD("parent", s->parent); ADD("viommu", s->viommu);
+		}
+		if (!strcmp(s->type, "vdevice")) {
+			ADD("viommu", s->viommu); ADD("dev", s->dev);
+			json_object_object_add(j, "virt_id", json_object_new_uint64(s->virt_id));
+		}
+		if (!strcmp(s->type, "veventq")) {
+			ADD("viommu", s->viommu); ADD("veventq_type", s->sub_type);
+			ADD("depth", s->depth);
+		}
+		if (!strcmp(s->type, "hw_queue")) {
+			ADD("viommu", s->viommu); ADD("hw_queue_type", s->sub_type);
+			ADD("index", s->index);
+			json_object_object_add(j, "base_addr", json_object_new_uint64(s->base_addr));
+			json_object_object_add(j, "length", json_object_new_uint64(s->length));
+		}
+#undef ADD
+		json_object_array_add(objs, j);
+	}
+	json_object_object_add(o, "objects", objs);
+	return o;
+}
+
+/* --watch: one line per object that comes (+) or goes (-) */
+static int on_event(void *ctx, void *data, size_t len)
+{
+	const struct viommu_event *e = data;
+	const char *sign = "+", *what = NULL;
+	char extra[128] = "";
+
+	(void)ctx;
+	if (len < sizeof(*e))
+		return 0;
+	switch (e->kind) {
+	case VIOMMU_EV_VIOMMU_DESTROY:
+		sign = "-";
+		/* fallthrough */
+	case VIOMMU_EV_VIOMMU_ALLOC:
+		what = "viommu";
+		snprintf(extra, sizeof(extra), " hwpt %u type %llu kvm_pid %lld", e->obj_id,
+			 (unsigned long long)e->arg[0], (long long)e->arg[1]);
+		break;
+	case VIOMMU_EV_VDEVICE_DESTROY:
+		sign = "-";
+		/* fallthrough */
+	case VIOMMU_EV_VDEVICE_ALLOC:
+		what = "vdevice";
+		snprintf(extra, sizeof(extra), " on viommu %u dev %llu virt_id 0x%llx",
+			 e->viommu_id, (unsigned long long)e->arg[0],
+			 (unsigned long long)e->arg[1]);
+		break;
+	case VIOMMU_EV_NESTED_DESTROY:
+		sign = "-";
+		/* fallthrough */
+	case VIOMMU_EV_NESTED_ALLOC:
+		what = "hwpt_nested";
+		snprintf(extra, sizeof(extra), " on viommu %u parent %llu", e->viommu_id,
+			 (unsigned long long)e->arg[0]);
+		break;
+	case VIOMMU_EV_VEVENTQ_DESTROY:
+		sign = "-";
+		/* fallthrough */
+	case VIOMMU_EV_VEVENTQ_ALLOC:
+		what = "veventq";
+		snprintf(extra, sizeof(extra), " on viommu %u type %llu depth %llu",
+			 e->viommu_id, (unsigned long long)e->arg[0],
+			 (unsigned long long)e->arg[1]);
+		break;
+	case VIOMMU_EV_HW_QUEUE_DESTROY:
+		sign = "-";
+		/* fallthrough */
+	case VIOMMU_EV_HW_QUEUE_ALLOC:
+		what = "hw_queue";
+		snprintf(extra, sizeof(extra), " on viommu %u type %llu index %llu",
+			 e->viommu_id, (unsigned long long)e->arg[0],
+			 (unsigned long long)e->arg[1]);
+		break;
+	case VIOMMU_EV_VMID_RELEASE:
+		sign = "-";
+		/* fallthrough */
+	case VIOMMU_EV_VMID_ASSIGN:
+		what = "vmid";
+		snprintf(extra, sizeof(extra), " of viommu %u", e->viommu_id);
+		break;
+	default:
+		return 0;
+	}
+	if (common.json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "change", json_object_new_string(*sign == '+' ? "add" : "remove"));
+		json_object_object_add(o, "type", json_object_new_string(what));
+		json_object_object_add(o, "vm", json_object_new_int64(e->ictx_id));
+		json_object_object_add(o, "pid", json_object_new_int(e->owner_tgid));
+		json_object_object_add(o, "id", json_object_new_int64(
+			e->kind == VIOMMU_EV_VIOMMU_ALLOC || e->kind == VIOMMU_EV_VIOMMU_DESTROY ?
+			e->viommu_id : e->obj_id));
+		if (e->viommu_id)
+			json_object_object_add(o, "viommu", json_object_new_int64(e->viommu_id));
+		json_emit(o);
+		json_object_put(o);
+		return 0;
+	}
+	printf("%s vm %u pid %d: %s %u%s\n", sign, e->ictx_id, e->owner_tgid, what,
+	       e->kind == VIOMMU_EV_VIOMMU_ALLOC || e->kind == VIOMMU_EV_VIOMMU_DESTROY ?
+	       e->viommu_id : e->obj_id, extra);
+	fflush(stdout);
+	return 0;
+}
+
+int cmd_topo(int argc, char **argv)
+{
+	const struct argp_child children[] = { { &common_argp, 0, "Common options:", 0 }, {} };
+	const struct argp argp = { options, parse_opt, NULL, doc, children };
+	struct viommu_bpf *vb = NULL;
+	struct ring_buffer *rb = NULL;
+	struct snapshot snap;
+	int shown = 0;
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EXIT_USAGE;
+	if (access("/proc/self/fdinfo", R_OK)) {
+		fprintf(stderr, "viommu: /proc is not mounted\n");
+		return 1;
+	}
+	/* Attach before the snapshot, so no change falls between the two */
+	if (opts.watch) {
+		vb = viommu_bpf_open(true);
+		if (!vb)
+			return 1;
+		rb = ring_buffer__new(viommu_bpf_events_fd(vb), on_event, NULL, NULL);
+		if (!rb) {
+			fprintf(stderr, "viommu: ring buffer: %s\n", strerror(errno));
+			viommu_bpf_close(vb);
+			return 1;
+		}
+	}
+	if (snapshot_take(&snap, common.pid)) {
+		fprintf(stderr, "viommu: cannot read /proc: %s\n", strerror(errno));
+		return 1;
+	}
+	if (common.json) {
+		struct json_object *o = json_object_new_object(), *vms = json_object_new_array();
+
+		json_object_object_add(o, "schema_version", json_object_new_int(VIOMMU_SCHEMA_VERSION));
+		json_object_object_add(o, "type", json_object_new_string("viommu-topo"));
+		for (int i = 0; i < snap.nr_ctxs; i++)
+			if (!common.vm || snap.ctxs[i].ictx_id == common.vm)
+				json_object_array_add(vms, json_object_get(ctx_json(&snap.ctxs[i])));
+		json_object_object_add(o, "vms", vms);
+		json_emit(o);
+		json_object_put(o);
+	} else {
+		for (int i = 0; i < snap.nr_ctxs; i++) {
+			if (common.vm && snap.ctxs[i].ictx_id != common.vm)
+				continue;
+			print_ctx(&snap.ctxs[i]);
+			shown++;
+		}
+		if (!shown)
+			printf("no iommufd contexts%s\n", geteuid() ? " visible (not root: only your own processes)" : "");
+	}
+	snapshot_free(&snap);
+	fflush(stdout);
+	if (opts.watch) {
+		if (!common.json)
+			printf("watching... Hit Ctrl-C to end.\n");
+		fflush(stdout);
+		while (!exiting) {
+			int err = ring_buffer__poll(rb, 100);
+
+			if (err < 0 && err != -EINTR)
+				break;
+		}
+		ring_buffer__free(rb);
+		viommu_bpf_close(vb);
+	}
+	return 0;
+}

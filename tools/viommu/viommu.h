@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Declarations shared by the viommu tool's commands.
+ */
+#ifndef VIOMMU_TOOL_H
+#define VIOMMU_TOOL_H
+
+#include <argp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <linux/types.h>
+#include <json-c/json.h>
+
+#include "../../bpf/viommu.h"
+
+#define VIOMMU_SCHEMA_VERSION	1
+
+/* Exit codes: 1 for a runtime failure, 2 for bad usage or bad input */
+#define EXIT_USAGE	2
+
+/* Options every command takes */
+struct common_opts {
+	int pid;		/* -p: only the VMM with this tgid */
+	unsigned int vm;	/* --vm: only this iommufd context */
+	bool verbose;		/* -v: libbpf debug output */
+	bool json;		/* --json */
+	bool ms;		/* -m: milliseconds */
+};
+
+extern struct common_opts common;
+extern volatile sig_atomic_t exiting;
+
+/* Common argp options (ids >= 0x1000 are long-only) */
+#define OPT_VM		0x1000
+#define OPT_JSON	0x1001
+extern const struct argp common_argp;
+int parse_interval_count(struct argp_state *state, const char *arg,
+			 double *interval, long *count);
+
+/* --- hist.c: log2 histograms of microseconds --- */
+void hist_merge(struct viommu_hist *dst, const struct viommu_hist *src);
+void hist_sub(struct viommu_hist *dst, const struct viommu_hist *a,
+	      const struct viommu_hist *b);
+double hist_percentile_us(const struct viommu_hist *h, double pct);
+void hist_print(FILE *out, const struct viommu_hist *h, bool ms);
+struct json_object *hist_to_json(const struct viommu_hist *h);
+int hist_from_json(struct json_object *obj, struct viommu_hist *h,
+		   char *err, size_t errlen);
+
+/* --- snapshot.c: iommufd objects from /proc/PID/fdinfo --- */
+struct snap_object {
+	unsigned int id;
+	char type[16];
+	/* links and attributes; absent ones are 0 */
+	unsigned int hwpt, ioas, parent, viommu, dev, vmid, depth, index;
+	unsigned int nest_parent, sub_type;
+	int kvm_pid;
+	uint64_t virt_id, base_addr, length;
+	char dev_name[64];
+};
+
+struct snap_ctx {
+	unsigned int ictx_id;
+	int owner_tgid;
+	int pid;		/* a process holding the file */
+	int fd;
+	char comm[VIOMMU_COMM_LEN];
+	int nr_objects;
+	struct snap_object *objects;
+};
+
+struct snapshot {
+	int nr_ctxs;
+	struct snap_ctx *ctxs;
+};
+
+int snap_parse_fdinfo(const char *text, struct snap_ctx *ctx);
+int snapshot_take(struct snapshot *snap, int only_pid);
+void snapshot_free(struct snapshot *snap);
+const struct snap_ctx *snapshot_find(const struct snapshot *snap,
+				     unsigned int ictx_id);
+int snap_count(const struct snap_ctx *ctx, const char *type);
+
+/* --- bpf.c: loading the programs and reading their maps --- */
+struct viommu_bpf;
+
+struct vm_row {
+	unsigned int ictx_id;
+	struct viommu_vm_stats s;
+};
+
+struct viommu_row {
+	struct viommu_key key;
+	bool gone;
+	struct viommu_viommu_stats s;
+};
+
+struct viommu_bpf *viommu_bpf_open(bool emit_events);
+void viommu_bpf_close(struct viommu_bpf *vb);
+int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows);
+int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows);
+void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id);
+uint64_t viommu_bpf_events_lost(struct viommu_bpf *vb);
+int viommu_bpf_events_fd(struct viommu_bpf *vb);
+const char *viommu_bpf_attach_mode(struct viommu_bpf *vb);
+int viommu_bpf_prog_stats(struct viommu_bpf *vb, uint64_t *run_ns,
+			  uint64_t *run_cnt);
+int viommu_check_environment(void);
+void comm_of(int pid, char *buf, size_t len);
+
+/* --- the commands --- */
+int cmd_top(int argc, char **argv);
+int cmd_lat(int argc, char **argv);
+int cmd_topo(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+
+/* record.c: the comparison itself, for the unit tests */
+struct compare_opts {
+	double threshold_pct;	/* regression when new > base by this much */
+	double min_delta_us;	/* ... and by at least this many us */
+	unsigned long min_samples;
+};
+int compare_records(struct json_object *base, struct json_object *new,
+		    const struct compare_opts *opts, FILE *out,
+		    char *err, size_t errlen);
+
+extern const char *const lat_kind_names[VIOMMU_LAT_KINDS];
+
+/* JSON output: one object per line, flushed */
+void json_emit(struct json_object *obj);
+
+#endif /* VIOMMU_TOOL_H */
