@@ -21,7 +21,7 @@ CC      ?= gcc
 CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 KHDR    := -isystem $(KBUILD)/usr/include -I$(KTREE)/drivers/iommu/iommufd
 
-.PHONY: all deps kernel test unit vm-test test-bins check-patches clean vm-shell-cmd bench
+.PHONY: all deps kernel test test-variants unit vm-test test-bins check-patches clean vm-shell-cmd bench
 
 all: test-bins
 
@@ -34,7 +34,8 @@ kernel: deps
 # Programs that run inside the test VM; they need the kernel's uAPI headers.
 VM_PROGS := $(OUT)/tests/trace_viommu $(OUT)/tests/trace_events \
 	    $(OUT)/tests/mock_viommus $(OUT)/tests/inval_rate \
-	    $(OUT)/tests/kvm_viommu $(OUT)/tests/fault_virt_id
+	    $(OUT)/tests/kvm_viommu $(OUT)/tests/fault_virt_id \
+	    $(OUT)/tests/kvm_absent
 MOCK_LIB := tools/lib/iommufd_mock.c
 TRACEFS_LIB := tests/vm/lib/tracefs.c
 
@@ -62,6 +63,13 @@ $(OUT)/bpf/viommu.skel.h: $(OUT)/bpf/viommu.bpf.o
 $(OUT)/viommu: $(VIOMMU_SRCS) tools/viommu/viommu.h bpf/viommu.h $(OUT)/bpf/viommu.skel.h
 	$(CC) $(CFLAGS) -I$(OUT)/bpf -o $@ $(VIOMMU_SRCS) $(VIOMMU_LIBS)
 
+# Host unit tests of the tool's pure logic
+VIOMMU_PURE := tools/viommu/hist.c tools/viommu/snapshot.c tools/viommu/compare.c
+$(OUT)/unit/viommu_logic: tests/unit/viommu_logic.c $(VIOMMU_PURE) tools/viommu/viommu.h \
+		bpf/viommu.h tests/lib/tap.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(VIOMMU_PURE) -ljson-c -lm
+
 $(OUT)/viommu-top: $(OUT)/viommu
 	ln -sf viommu $@
 
@@ -87,6 +95,10 @@ vm-test: test-bins
 
 test:
 	@scripts/run-tests.sh all
+
+# Kernel variants (kernel/variants/*.config), e.g. KVM absent
+test-variants: test-bins
+	@scripts/run-tests.sh variants
 
 # Benchmarks report ratios measured side by side in one VM boot; never tests.
 bench: test-bins

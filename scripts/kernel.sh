@@ -26,16 +26,26 @@
 #   VIOMMU_CACHE           cache directory (default /var/cache/viommu)
 #   VIOMMU_LINUX_TARBALL   use this linux-source-7.3.tar.xz instead of apt
 #   VIOMMU_JOBS            make -j (default: cores + 1)
+#   VIOMMU_VARIANT         build kernel/variants/NAME.config into build-NAME/
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${VIOMMU_CACHE:-/var/cache/viommu}
 jobs=${VIOMMU_JOBS:-$(($(nproc) + 1))}
 tree=$cache/linux
-build=$cache/build
+# A variant (kernel/variants/NAME.config on top of the fragment) builds in
+# its own directory; the default kernel is the one the VM suite runs.
+variant=${VIOMMU_VARIANT:-}
+build=$cache/build${variant:+-$variant}
 selftests=$cache/selftests
 patches=$repo/kernel/patches
 fragment=$repo/kernel/viommu.config
+fragments=("$fragment")
+if [ -n "$variant" ]; then
+	[ -f "$repo/kernel/variants/$variant.config" ] ||
+		{ echo "kernel.sh: no kernel/variants/$variant.config" >&2; exit 2; }
+	fragments+=("$repo/kernel/variants/$variant.config")
+fi
 # Fixed identity and date for the base commit, so its hash is the same on
 # every machine and the exported series is byte-for-byte reproducible.
 base_env=(GIT_AUTHOR_NAME=base GIT_AUTHOR_EMAIL=base@localhost
@@ -231,19 +241,23 @@ cmd_drift() {
 
 configure() {
 	local stamp
-	stamp=$(cat "$fragment" "$repo/kernel/BASE" | sha256sum | cut -d' ' -f1)
+	stamp=$(cat "${fragments[@]}" "$repo/kernel/BASE" | sha256sum | cut -d' ' -f1)
 	if [ -f "$build/.config" ] && [ "$(cat "$build/.viommu-config" 2>/dev/null)" = "$stamp" ]; then
 		return 0
 	fi
 	mkdir -p "$build"
-	say "configuring: tinyconfig + kernel/viommu.config"
+	say "configuring: tinyconfig + kernel/viommu.config${variant:+ + kernel/variants/$variant.config}"
 	make -s -C "$tree" O="$build" ARCH=x86_64 tinyconfig >/dev/null
 	(cd "$tree" && KCONFIG_CONFIG="$build/.config" \
-		scripts/kconfig/merge_config.sh -m -O "$build" "$build/.config" "$fragment" >/dev/null)
+		scripts/kconfig/merge_config.sh -m -O "$build" "$build/.config" "${fragments[@]}" >/dev/null)
 	make -s -C "$tree" O="$build" ARCH=x86_64 olddefconfig >/dev/null
 	# Every option the fragment asks for must have survived olddefconfig.
 	local missing
-	missing=$(grep -E '^CONFIG_' "$fragment" | while IFS= read -r line; do
+	# A later fragment overrides an earlier one.
+	missing=$(cat "${fragments[@]}" | grep -E '^CONFIG_' |
+		awk -F= '{ v[$1] = $0; if (!($1 in o)) o[$1] = n++ }
+			 END { for (k in v) print o[k] "\t" v[k] }' |
+		sort -n | cut -f2- | while IFS= read -r line; do
 		opt=${line%%=*} val=${line#*=}
 		if [ "$val" = n ]; then
 			grep -q "^$opt=" "$build/.config" && echo "$line"
@@ -260,6 +274,10 @@ cmd_build() {
 	configure
 	say "building bzImage (-j$jobs)"
 	make -s -C "$tree" O="$build" ARCH=x86_64 -j"$jobs" bzImage modules headers
+	if [ -n "$variant" ]; then
+		cmd_path
+		return
+	fi
 	say "building iommufd selftests"
 	mkdir -p "$selftests"
 	make -s -C "$tree/tools/testing/selftests/iommu" OUTPUT="$selftests" \
@@ -270,6 +288,7 @@ cmd_build() {
 cmd_path() {
 	echo "bzimage=$build/arch/x86/boot/bzImage"
 	echo "vmlinux=$build/vmlinux"
+	echo "build=$build"
 	echo "headers=$build/usr/include"
 	echo "selftests=$selftests"
 	echo "tree=$tree"

@@ -3,10 +3,12 @@
 #
 # run-tests.sh - the project's test run, as "make test" calls it.
 #
-# usage: run-tests.sh [all|unit|vm]
-#   unit  host unit tests (tests/unit/*.sh)
-#   vm    the VM suite: upstream iommufd selftests and ours, in one boot
-#   all   unit, then the kernel build (cached), then the VM suite
+# usage: run-tests.sh [all|unit|vm|variants]
+#   unit      host unit tests (tests/unit/*.sh)
+#   vm        the VM suite: upstream iommufd selftests and ours, in one boot
+#   variants  each kernel variant in $VIOMMU_VARIANTS (default: nokvm),
+#             built and booted for the checks only it can make
+#   all       unit, the kernel build (cached), the VM suite, the variants
 #
 # Every suite leaves a TAP file in results/; the run ends with the tally's
 # "N passed, N failed, N skipped" line and fails if anything failed.
@@ -45,10 +47,31 @@ run_vm() {
 	echo "== VM suite (console log: results/vm/console.log)"
 	TEST_BIN=$repo/build/tests \
 	TEST_SELFTESTS=$("$repo/scripts/kernel.sh" path | sed -n 's/^selftests=//p') \
+	TEST_KBUILD=$("$repo/scripts/kernel.sh" path | sed -n 's/^build=//p') \
 		scripts/vm-run.sh -t "${VIOMMU_VM_TIMEOUT:-1500}" -r "$results/vm" -- \
 		"$repo/tests/vm/run.sh"
 	rc=$?
 	step_tap vm-boot "$((rc == 125))" "test VM ran to completion with a clean kernel log"
+}
+
+# A kernel variant (kernel/variants/NAME.config): build it, boot it, and
+# run the VM suite's part for it (tests/vm/run.sh reads VIOMMU_VARIANT).
+run_variants() {
+	local v rc
+	for v in ${VIOMMU_VARIANTS-nokvm}; do
+		echo "== kernel variant $v"
+		if ! VIOMMU_VARIANT=$v scripts/kernel.sh build > "$results/kernel-build-$v.log" 2>&1; then
+			tail -30 "$results/kernel-build-$v.log"
+			step_tap "kernel-build-$v" 1 "kernel variant $v builds"
+			continue
+		fi
+		step_tap "kernel-build-$v" 0 "kernel variant $v builds"
+		VIOMMU_VARIANT=$v TEST_BIN=$repo/build/tests \
+		TEST_KBUILD=$(VIOMMU_VARIANT=$v "$repo/scripts/kernel.sh" path | sed -n 's/^build=//p') \
+			scripts/vm-run.sh -t 300 -r "$results/vm-$v" -- "$repo/tests/vm/run.sh"
+		rc=$?
+		step_tap "vm-boot-$v" "$((rc == 125))" "variant $v VM ran to completion with a clean kernel log"
+	done
 }
 
 rm -rf "$results"
@@ -57,12 +80,14 @@ start=$(date +%s)
 case $what in
 unit) run_unit ;;
 vm) run_vm ;;
+variants) run_variants ;;
 all)
 	run_unit
 	echo "== kernel build"
 	if scripts/deps.sh && scripts/kernel.sh build > "$results/kernel-build.log" 2>&1; then
 		step_tap kernel-build 0 "kernel and selftests build"
 		run_vm
+		run_variants
 	else
 		tail -30 "$results/kernel-build.log"
 		step_tap kernel-build 1 "kernel and selftests build"
@@ -72,4 +97,4 @@ all)
 esac
 echo "== results ($(( $(date +%s) - start ))s)"
 shopt -s nullglob
-exec scripts/tally.sh "$results"/*.tap "$results"/vm/*.tap
+exec scripts/tally.sh "$results"/*.tap "$results"/vm/*.tap "$results"/vm-*/*.tap

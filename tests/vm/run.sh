@@ -15,10 +15,27 @@ suite() { # name command...
 	"$@" 2>&1 | tee "$VM_RESULTS/$name.tap"
 }
 
+# A kernel variant runs only the checks it exists for
+if [ "${VIOMMU_VARIANT:-}" = nokvm ]; then
+	suite kvm_absent "$TEST_BIN/kvm_absent" none
+	exit 0
+fi
+
 suite iommufd "$TEST_SELFTESTS/iommufd"
 suite iommufd_fail_nth "$TEST_SELFTESTS/iommufd_fail_nth"
 suite trace_viommu "$TEST_BIN/trace_viommu"
 suite trace_events "$TEST_BIN/trace_events"
+# KVM is a module in the test kernel: check IOMMU_VIOMMU_ALLOC_KVM_FD before
+# it is loaded, then load it. A kernel without KVM (the nokvm variant) gets
+# EOPNOTSUPP; one with KVM built in has nothing to load.
+if [ -e /dev/kvm ]; then
+	echo "== KVM is built in"
+elif [ -f "${TEST_KBUILD:?}/arch/x86/kvm/kvm.ko" ]; then
+	suite kvm_absent "$TEST_BIN/kvm_absent" module
+	suite kvm_module "$here/kvm_module.sh"
+else
+	suite kvm_absent "$TEST_BIN/kvm_absent" none
+fi
 suite kvm_viommu "$TEST_BIN/kvm_viommu"
 suite fault_virt_id "$TEST_BIN/fault_virt_id"
 suite bpftrace_viommu "$here/bpftrace_viommu.sh"

@@ -10,6 +10,12 @@
 #include <string.h>
 #include "viommu.h"
 
+const char *const lat_kind_names[VIOMMU_LAT_KINDS] = {
+	[VIOMMU_LAT_GUEST_INVAL] = "guest_inval",
+	[VIOMMU_LAT_S2_INVAL] = "s2_inval",
+	[VIOMMU_LAT_FAULT] = "fault",
+};
+
 void hist_merge(struct viommu_hist *dst, const struct viommu_hist *src)
 {
 	dst->count += src->count;

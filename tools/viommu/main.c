@@ -14,11 +14,6 @@
 struct common_opts common;
 volatile sig_atomic_t exiting;
 
-const char *const lat_kind_names[VIOMMU_LAT_KINDS] = {
-	[VIOMMU_LAT_GUEST_INVAL] = "guest_inval",
-	[VIOMMU_LAT_S2_INVAL] = "s2_inval",
-	[VIOMMU_LAT_FAULT] = "fault",
-};
 
 static const struct argp_option common_options[] = {
 	{ "pid", 'p', "PID", 0, "Only the VMM (iommufd owner) with this pid", 0 },

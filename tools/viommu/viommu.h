@@ -16,6 +16,7 @@
 #include "../../bpf/viommu.h"
 
 #define VIOMMU_SCHEMA_VERSION	1
+#define RECORD_TYPE		"viommu-record"
 
 /* Exit codes: 1 for a runtime failure, 2 for bad usage or bad input */
 #define EXIT_USAGE	2

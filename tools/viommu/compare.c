@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * compare.c - viommu compare: check a new record against a baseline and
+ * fail when a latency percentile regressed, for perf regression runs in CI.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "viommu.h"
+
+static struct compare_opts copts = {
+	.threshold_pct = 20, .min_delta_us = 5, .min_samples = 20,
+};
+
+static const struct argp_option compare_options[] = {
+	{ "threshold", 't', "PCT", 0, "Regression when a percentile grows more than PCT% (default 20)", 0 },
+	{ "min-delta-us", 'D', "US", 0, "... and by more than US microseconds (default 5)", 0 },
+	{ "min-samples", 'S', "N", 0, "Skip latencies with fewer samples (default 20)", 0 },
+	{},
+};
+
+static const char compare_doc[] =
+"viommu compare: compare two records; exit 1 if any latency percentile\n"
+"(p50, p90, p99 of guest_inval, s2_inval, fault, over all VMs) regressed,\n"
+"0 if none did, 2 for unusable input.\n"
+"\n"
+"Percentiles come from log2 histograms, interpolated within a bucket:\n"
+"keep the threshold well above the noise of the machine.\n"
+"\n"
+"EXAMPLES:\n"
+"  viommu compare base.json new.json\n"
+"  viommu compare -t 50 -D 20 base.json new.json";
+
+static const char *cmp_files[2];
+
+static error_t compare_parse(int key, char *arg, struct argp_state *state)
+{
+	char *end;
+
+	errno = 0;
+	switch (key) {
+	case 't':
+		copts.threshold_pct = strtod(arg, &end);
+		if (errno || *end || copts.threshold_pct < 0)
+			argp_error(state, "invalid threshold: %s", arg);
+		break;
+	case 'D':
+		copts.min_delta_us = strtod(arg, &end);
+		if (errno || *end || copts.min_delta_us < 0)
+			argp_error(state, "invalid delta: %s", arg);
+		break;
+	case 'S':
+		copts.min_samples = strtoul(arg, &end, 10);
+		if (errno || *end)
+			argp_error(state, "invalid sample count: %s", arg);
+		break;
+	case ARGP_KEY_ARG:
+		if (state->arg_num >= 2)
+			argp_error(state, "unexpected argument: %s", arg);
+		cmp_files[state->arg_num] = arg;
+		break;
+	case ARGP_KEY_END:
+		if (state->arg_num != 2)
+			argp_error(state, "needs BASE and NEW records");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static int record_lat(struct json_object *rec, const char *kind,
+		      struct viommu_hist *h, char *err, size_t errlen)
+{
+	struct json_object *total, *lat, *k;
+	char sub[120];
+
+	if (!json_object_object_get_ex(rec, "total", &total) ||
+	    !json_object_object_get_ex(total, "lat", &lat)) {
+		snprintf(err, errlen, "no \"total.lat\"");
+		return -1;
+	}
+	if (!json_object_object_get_ex(lat, kind, &k)) {
+		snprintf(err, errlen, "no \"total.lat.%s\"", kind);
+		return -1;
+	}
+	if (hist_from_json(k, h, sub, sizeof(sub))) {
+		snprintf(err, errlen, "total.lat.%s: %s", kind, sub);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_header(struct json_object *rec, char *err, size_t errlen)
+{
+	struct json_object *v;
+
+	if (!json_object_is_type(rec, json_type_object)) {
+		snprintf(err, errlen, "not a JSON object");
+		return -1;
+	}
+	if (!json_object_object_get_ex(rec, "type", &v) ||
+	    strcmp(json_object_get_string(v), RECORD_TYPE)) {
+		snprintf(err, errlen, "not a viommu record (\"type\" is not \"%s\")", RECORD_TYPE);
+		return -1;
+	}
+	if (!json_object_object_get_ex(rec, "schema_version", &v) ||
+	    json_object_get_int(v) != VIOMMU_SCHEMA_VERSION) {
+		snprintf(err, errlen, "schema_version %s, this tool reads %d",
+			 v ? json_object_get_string(v) : "missing", VIOMMU_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * 0: no regression, 1: at least one, -1: unusable input (err says why,
+ * prefixed "base: " or "new: ").
+ */
+int compare_records(struct json_object *base, struct json_object *new,
+		    const struct compare_opts *o, FILE *out, char *err,
+		    size_t errlen)
+{
+	static const double pcts[] = { 50, 90, 99 };
+	char sub[200];
+	int regressions = 0;
+
+	if (check_header(base, sub, sizeof(sub))) {
+		snprintf(err, errlen, "base: %s", sub);
+		return -1;
+	}
+	if (check_header(new, sub, sizeof(sub))) {
+		snprintf(err, errlen, "new: %s", sub);
+		return -1;
+	}
+	fprintf(out, "%-22s %12s %12s %10s  %s\n", "METRIC", "BASE", "NEW", "CHANGE", "VERDICT");
+	for (int k = 0; k < VIOMMU_LAT_KINDS; k++) {
+		struct viommu_hist hb, hn;
+
+		if (record_lat(base, lat_kind_names[k], &hb, sub, sizeof(sub))) {
+			snprintf(err, errlen, "base: %s", sub);
+			return -1;
+		}
+		if (record_lat(new, lat_kind_names[k], &hn, sub, sizeof(sub))) {
+			snprintf(err, errlen, "new: %s", sub);
+			return -1;
+		}
+		if (hb.count < o->min_samples || hn.count < o->min_samples) {
+			fprintf(out, "%-22s %12llu %12llu %10s  skipped (fewer than %lu samples)\n",
+				lat_kind_names[k], (unsigned long long)hb.count,
+				(unsigned long long)hn.count, "", o->min_samples);
+			continue;
+		}
+		for (size_t p = 0; p < sizeof(pcts) / sizeof(*pcts); p++) {
+			double b = hist_percentile_us(&hb, pcts[p]);
+			double n = hist_percentile_us(&hn, pcts[p]);
+			double change = b > 0 ? (n - b) / b * 100 : 0;
+			bool bad = change > o->threshold_pct && n - b > o->min_delta_us;
+			char metric[40];
+
+			snprintf(metric, sizeof(metric), "%s p%.0f_us", lat_kind_names[k], pcts[p]);
+			fprintf(out, "%-22s %12.1f %12.1f %+9.1f%%  %s\n", metric, b, n, change,
+				bad ? "REGRESSION" : "ok");
+			regressions += bad;
+		}
+	}
+	fprintf(out, "%d regression%s (threshold +%.0f%% and +%.0f us)\n", regressions,
+		regressions == 1 ? "" : "s", o->threshold_pct, o->min_delta_us);
+	return regressions ? 1 : 0;
+}
+
+static struct json_object *load_record(const char *path)
+{
+	struct json_object *obj = json_object_from_file(path);
+
+	if (!obj)
+		fprintf(stderr, "viommu compare: %s: %s\n", path,
+			access(path, R_OK) ? strerror(errno) :
+			"not valid JSON (truncated or corrupt?)");
+	return obj;
+}
+
+int cmd_compare(int argc, char **argv)
+{
+	const struct argp argp = { compare_options, compare_parse, "BASE NEW", compare_doc };
+	struct json_object *base, *new;
+	char err[400];
+	int rc;
+
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EXIT_USAGE;
+	base = load_record(cmp_files[0]);
+	if (!base)
+		return EXIT_USAGE;
+	new = load_record(cmp_files[1]);
+	if (!new) {
+		json_object_put(base);
+		return EXIT_USAGE;
+	}
+	rc = compare_records(base, new, &copts, stdout, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "viommu compare: %s (%s)\n", err,
+			!strncmp(err, "base", 4) ? cmp_files[0] : cmp_files[1]);
+	json_object_put(base);
+	json_object_put(new);
+	return rc < 0 ? EXIT_USAGE : rc;
+}
