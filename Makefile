@@ -77,7 +77,7 @@ $(OUT)/viommu-top: $(OUT)/viommu
 $(OUT)/viommu-load: tools/viommu-load.c $(MOCK_LIB) tools/lib/iommufd_mock.h \
 		$(KBUILD)/usr/include/linux/iommufd.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -o $@ $< $(MOCK_LIB)
+	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -o $@ $< $(MOCK_LIB) -lpthread
 
 vpath %.c tests/vm tests/bench
 

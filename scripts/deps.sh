@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
 	# kernel build
 	make gcc flex bison bc libelf-dev libssl-dev dwarves cpio kmod
-	xz-utils git python3 python3-ply python3-git rsync
+	xz-utils git python3 python3-ply python3-git rsync jq
 	# test VM
 	qemu-system-x86
 	# BPF toolchain and tracing

@@ -12,6 +12,7 @@
  */
 #include <argp.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "iommufd_mock.h"
 
 #define MAX_VIOMMUS	64
+#define MAX_THREADS	64
 #define VEVENTQ_DEPTH	64
 #define MAP_LEN		(64 * 1024)
 
@@ -42,9 +44,14 @@ static struct plan {
 	double hold;		/* seconds to keep the objects before teardown */
 	unsigned int vrid_base;
 	bool kvm;
+	int threads;		/* invalidation threads per VM */
+	double duration;	/* invalidate for this long instead of a count */
+	unsigned int delay_us;	/* injected into the mock's invalidations */
+	int slow_vm;		/* only this VM gets the delay, -1 = all */
 } plan = {
 	.vms = 1, .viommus = 1, .invalidations = 100, .entries = 1,
 	.unmaps = 10, .vevents = 0, .iopfs = 0, .vrid_base = 0x100,
+	.threads = 1, .slow_vm = -1,
 };
 
 struct vm_viommu {
@@ -61,7 +68,8 @@ static const char doc[] =
 "  viommu-load                      # 1 VM, 1 vIOMMU, 100 invalidations\n"
 "  viommu-load -V 4 -i 2 -n 1000    # 4 VMs x 2 vIOMMUs, 1000 invalidations each\n"
 "  viommu-load -V 2 --kvm -E 5 -F 3 # VMs with KVM, vEVENTs and IO page faults\n"
-"  viommu-load --hold 10            # keep the objects 10 s (for viommu topo)";
+"  viommu-load --hold 10            # keep the objects 10 s (for viommu topo)\n"
+"  viommu-load -V 4 -d 10 -r 500 -D 2000 -s 1   # VM 1's IOMMU 2 ms slower";
 
 static const struct argp_option options[] = {
 	{ "vms", 'V', "N", 0, "Number of VMs (processes), default 1" },
@@ -75,6 +83,10 @@ static const struct argp_option options[] = {
 	{ "hold", 'H', "SECS", 0, "Keep the objects this long before teardown" },
 	{ "vrid-base", 'b', "ID", 0, "First vRID; vIOMMU k of a VM gets base+k, default 0x100" },
 	{ "kvm", 'k', NULL, 0, "Give each VM a KVM VM at IOMMU_VIOMMU_ALLOC" },
+	{ "threads", 't', "N", 0, "Invalidation threads per VM (max 64), default 1" },
+	{ "duration", 'd', "SECS", 0, "Invalidate for SECS seconds instead of -n times" },
+	{ "delay-us", 'D', "US", 0, "Make the mock sleep US in every invalidation (max 1000000)" },
+	{ "slow-vm", 's', "N", 0, "Only VM N gets --delay-us (default: every VM)" },
 	{},
 };
 
@@ -101,6 +113,17 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'r': plan.rate = parse_int(arg, 0, 100000000, state); break;
 	case 'b': plan.vrid_base = parse_int(arg, 0, 0x7fffffff, state); break;
 	case 'k': plan.kvm = true; break;
+	case 't': plan.threads = parse_int(arg, 1, MAX_THREADS, state); break;
+	case 'D': plan.delay_us = parse_int(arg, 0, 1000000, state); break;
+	case 's': plan.slow_vm = parse_int(arg, 0, 1023, state); break;
+	case 'd': {
+		char *end;
+
+		plan.duration = strtod(arg, &end);
+		if (*end || plan.duration <= 0)
+			argp_error(state, "'%s' is not a number of seconds", arg);
+		break;
+	}
 	case 'H': {
 		char *end;
 
@@ -154,10 +177,45 @@ static int iopf(int fd, int fault_fd, uint32_t idev_id, uint32_t grpid)
 	return write(fault_fd, &resp, sizeof(resp)) == sizeof(resp) ? 0 : -EIO;
 }
 
+/* One invalidation thread: iterations index, index + threads, ... */
+struct inval_thread {
+	int fd, index, rc;
+	const struct vm_viommu *v;
+	unsigned long invalidations[MAX_VIOMMUS], entries[MAX_VIOMMUS];
+};
+
+static void *inval_worker(void *arg)
+{
+	struct inval_thread *t = arg;
+	double start = now(), next = start;
+	double step = plan.rate ? (double)plan.threads / plan.rate : 0;
+	uint32_t done;
+
+	for (long n = t->index;; n += plan.threads) {
+		if (plan.duration > 0 ? now() - start >= plan.duration :
+					n >= plan.invalidations)
+			break;
+		for (int k = 0; k < plan.viommus; k++) {
+			t->rc = mock_viommu_invalidate(t->fd, t->v[k].id,
+						       plan.vrid_base + k,
+						       plan.entries, 0, &done);
+			if (t->rc)
+				return NULL;
+			t->invalidations[k]++;
+			t->entries[k] += done;
+		}
+		if (step) {
+			next += step;
+			sleep_until(next);
+		}
+	}
+	return NULL;
+}
+
 static int run_vm(int vm)
 {
 	struct vm_viommu v[MAX_VIOMMUS] = {};
-	uint32_t ioas, s2, fault_id, done;
+	uint32_t ioas, s2, fault_id;
 	unsigned long unmaps = 0;
 	int fd, fault_fd, kvm_fd = -1, rc;
 	uint64_t iova;
@@ -198,23 +256,28 @@ static int run_vm(int vm)
 			p->vmid = 0;	/* a kernel without the VMID test op */
 	}
 
-	/* Guest invalidations, round robin over the vIOMMUs */
-	{
-		double t = now(), step = plan.rate ? 1.0 / plan.rate : 0;
+	if (plan.delay_us && (plan.slow_vm < 0 || plan.slow_vm == vm))
+		for (int k = 0; k < plan.viommus; k++)
+			if ((rc = mock_viommu_set_inval_delay(fd, v[k].id, plan.delay_us)))
+				die(vm, "IOMMU_TEST_OP_VIOMMU_SET_INVAL_DELAY", rc);
 
-		for (int n = 0; n < plan.invalidations; n++) {
+	/* Guest invalidations, round robin over the vIOMMUs, in threads */
+	{
+		struct inval_thread t[MAX_THREADS] = {};
+		pthread_t tid[MAX_THREADS];
+
+		for (int i = 0; i < plan.threads; i++) {
+			t[i] = (struct inval_thread){ .fd = fd, .index = i, .v = v };
+			if ((rc = -pthread_create(&tid[i], NULL, inval_worker, &t[i])))
+				die(vm, "pthread_create", rc);
+		}
+		for (int i = 0; i < plan.threads; i++) {
+			pthread_join(tid[i], NULL);
+			if (t[i].rc)
+				die(vm, "IOMMU_HWPT_INVALIDATE", t[i].rc);
 			for (int k = 0; k < plan.viommus; k++) {
-				rc = mock_viommu_invalidate(fd, v[k].id,
-							    plan.vrid_base + k,
-							    plan.entries, 0, &done);
-				if (rc)
-					die(vm, "IOMMU_HWPT_INVALIDATE", rc);
-				v[k].invalidations++;
-				v[k].entries += done;
-			}
-			if (step) {
-				t += step;
-				sleep_until(t);
+				v[k].invalidations += t[i].invalidations[k];
+				v[k].entries += t[i].entries[k];
 			}
 		}
 	}
@@ -248,8 +311,9 @@ static int run_vm(int vm)
 		       v[k].vevents,
 		       v[k].vevents > VEVENTQ_DEPTH ? v[k].vevents - VEVENTQ_DEPTH : 0,
 		       v[k].iopfs);
-	printf("vm vm=%d pid=%d kvm=%d viommus=%d s2=%u s2_unmaps=%lu\n", vm,
-	       getpid(), plan.kvm, plan.viommus, s2, unmaps);
+	printf("vm vm=%d pid=%d kvm=%d viommus=%d s2=%u s2_unmaps=%lu delay_us=%u\n",
+	       vm, getpid(), plan.kvm, plan.viommus, s2, unmaps,
+	       plan.slow_vm < 0 || plan.slow_vm == vm ? plan.delay_us : 0);
 	fflush(stdout);
 	if (plan.hold > 0)
 		sleep_until(now() + plan.hold);

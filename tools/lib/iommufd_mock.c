@@ -317,6 +317,18 @@ int mock_viommu_vmid(int fd, uint32_t viommu_id, uint32_t *vmid)
 	return rc;
 }
 
+int mock_viommu_set_inval_delay(int fd, uint32_t viommu_id, uint32_t delay_us)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_VIOMMU_SET_INVAL_DELAY,
+		.id = viommu_id,
+		.viommu_inval_delay = { .delay_us = delay_us },
+	};
+
+	return xioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
 int mock_viommu_alloc_kvm(int fd, uint32_t idev_id, uint32_t hwpt_id,
 			  int kvm_fd, uint32_t *viommu_id)
 {

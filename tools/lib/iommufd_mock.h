@@ -55,6 +55,8 @@ int mock_hw_queue_alloc(int fd, uint32_t viommu_id, uint32_t index,
 			uint64_t iova, uint64_t len, uint32_t *hw_queue_id);
 /* The VMID the mock driver gave a vIOMMU (IOMMU_TEST_OP_VIOMMU_GET_VMID) */
 int mock_viommu_vmid(int fd, uint32_t viommu_id, uint32_t *vmid);
+/* Make every guest invalidation on a mock vIOMMU sleep delay_us first */
+int mock_viommu_set_inval_delay(int fd, uint32_t viommu_id, uint32_t delay_us);
 /* IOMMU_VIOMMU_ALLOC of the mock type on a KVM VM (kvm_fd >= 0) or not */
 int mock_viommu_alloc_kvm(int fd, uint32_t idev_id, uint32_t hwpt_id,
 			  int kvm_fd, uint32_t *viommu_id);

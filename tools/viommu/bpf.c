@@ -155,6 +155,9 @@ static struct viommu_skel *load(bool raw_tp, bool emit_events)
 	/* Only trace needs the ring buffer's 4 MiB */
 	if (!emit_events)
 		bpf_map__set_max_entries(skel->maps.events, 4096);
+	else if (common.ringbuf_pages)
+		bpf_map__set_max_entries(skel->maps.events,
+					 common.ringbuf_pages * sysconf(_SC_PAGESIZE));
 	err = viommu_skel__load(skel);
 	if (!err)
 		err = viommu_skel__attach(skel);

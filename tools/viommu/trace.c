@@ -44,6 +44,7 @@ static const char *const outcomes[] = { "queued", "lost_full", "lost_nomem", "no
 static const struct argp_option options[] = {
 	{ "viommu", 'i', "ID", 0, "Only events of this vIOMMU id", 0 },
 	{ "count", 'c', "N", 0, "Stop after N events", 0 },
+	{ "ringbuf-pages", 'R', "N", 0, "Ring buffer size in pages, a power of 2 (default 4 MiB)", 0 },
 	{},
 };
 
@@ -73,6 +74,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		opts.max_events = strtol(arg, &end, 10);
 		if (errno || *end || opts.max_events <= 0)
 			argp_error(state, "invalid count: %s", arg);
+		break;
+	case 'R':
+		common.ringbuf_pages = strtoul(arg, &end, 10);
+		if (errno || *end || !common.ringbuf_pages ||
+		    (common.ringbuf_pages & (common.ringbuf_pages - 1)) ||
+		    common.ringbuf_pages > 65536)
+			argp_error(state, "invalid page count (a power of 2 up to 65536): %s", arg);
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument: %s", arg);

@@ -28,6 +28,7 @@ struct common_opts {
 	bool verbose;		/* -v: libbpf debug output */
 	bool json;		/* --json */
 	bool ms;		/* -m: milliseconds */
+	unsigned int ringbuf_pages;	/* trace ring buffer size, 0 = default */
 };
 
 extern struct common_opts common;
