@@ -2,6 +2,8 @@
 #
 # viommu: tracepoints, tools and a test bench for the iommufd vIOMMU.
 #
+#   make demo     build what is missing, boot the test VM, and show the
+#                 viommu tools on four VMs driven by viommu-load
 #   make test     everything: unit tests, kernel build, VM suite; ends with
 #                 "N passed, N failed"
 #   make kernel   fetch, patch and build the test kernel (cached)
@@ -21,7 +23,7 @@ CC      ?= gcc
 CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 KHDR    := -isystem $(KBUILD)/usr/include -I$(KTREE)/drivers/iommu/iommufd
 
-.PHONY: all deps kernel test test-variants unit vm-test test-bins check-patches clean vm-shell-cmd bench
+.PHONY: all deps kernel demo test test-variants unit vm-test test-bins check-patches clean vm-shell-cmd bench
 
 all: test-bins
 
@@ -102,8 +104,11 @@ test-variants: test-bins
 
 # Benchmarks report ratios measured side by side in one VM boot; never tests.
 bench: test-bins
-	@TEST_BIN=$(CURDIR)/$(OUT)/tests scripts/vm-run.sh -r $(RESULTS)/bench -- \
-		tests/bench/bench_tracepoints.sh
+	@TEST_BIN=$(CURDIR)/$(OUT)/tests scripts/vm-run.sh -t 1800 -r $(RESULTS)/bench -- \
+		sh -c 'tests/bench/bench_tracepoints.sh && tests/bench/bench_viommu.sh' 
+
+demo: kernel test-bins
+	@TEST_KBUILD=$(KBUILD) scripts/vm-run.sh -t 600 -r $(RESULTS)/demo -- scripts/demo.sh
 
 check-patches:
 	@scripts/kernel.sh check

@@ -18,6 +18,7 @@ suite() { # name command...
 # A kernel variant runs only the checks it exists for
 if [ "${VIOMMU_VARIANT:-}" = nokvm ]; then
 	suite kvm_absent "$TEST_BIN/kvm_absent" none
+	suite viommu_nobtf "$here/viommu_nobtf.sh"
 	exit 0
 fi
 
@@ -41,4 +42,5 @@ suite fault_virt_id "$TEST_BIN/fault_virt_id"
 suite bpftrace_viommu "$here/bpftrace_viommu.sh"
 suite bpftrace_tools "$here/bpftrace_tools.sh"
 suite one_liners "$here/one_liners.sh"
+suite viommu_tool "$here/viommu_tool.sh"
 exit 0

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The viommu CLI on the host: usage errors exit 2, and on this machine's own
+# kernel (no iommufd trace events) it names every missing event.
+set -uo pipefail
+. "$(dirname "$0")/../lib/tap.sh"
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+viommu=$repo/build/viommu
+make -s -C "$repo" tools >&2 || { echo "1..1"; echo "not ok 1 - build viommu"; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+tap_plan 9
+"$viommu" > /dev/null 2>&1
+is "no command: exit 2" "$?" 2
+"$viommu" frobnicate > /dev/null 2> "$tmp/err"
+is "unknown command: exit 2" "$?" 2
+grep -q "unknown command 'frobnicate'" "$tmp/err"
+tap_result $? "... naming it" "$(cat "$tmp/err")"
+"$viommu" top -n x > /dev/null 2>&1
+is "top -n x: exit 2" "$?" 2
+"$viommu" compare only-one.json > /dev/null 2>&1
+is "compare with one record: exit 2" "$?" 2
+"$viommu" compare /nonexistent/a.json /nonexistent/b.json > /dev/null 2> "$tmp/err"
+is "compare of a missing file: exit 2" "$?" 2
+"$viommu" lat --help > "$tmp/out" 2>&1
+tap_result "$(grep -q '^EXAMPLES:' "$tmp/out"; echo $?)" "lat --help has examples"
+"$repo/build/viommu-top" --help 2>&1 | grep -q 'viommu top: a live table'
+tap_result $? "viommu-top is viommu top"
+
+# This machine's kernel has none of the project's events (or no BTF at all)
+"$viommu" top -b -n 1 > /dev/null 2> "$tmp/err"
+rc=$?
+if [ "$(id -u)" != 0 ]; then
+	grep -q "CAP_BPF and CAP_PERFMON" "$tmp/err"
+elif [ -e /sys/kernel/btf/vmlinux ]; then
+	grep -q "lacks the iommufd trace events" "$tmp/err" && grep -q "iommufd:iommufd_viommu_alloc" "$tmp/err" &&
+		grep -q "20 of 20 are missing" "$tmp/err" && grep -q "make kernel" "$tmp/err"
+else
+	grep -q "no BTF" "$tmp/err"
+fi
+is "host kernel: exit 1, every missing event named, and where to get them" "$rc $?" "1 0"
+tap_done
