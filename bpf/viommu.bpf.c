@@ -20,6 +20,11 @@ typedef __u64 u64;
 typedef __u32 u32;
 typedef __s32 pid_t;
 
+/* Enum fields must be declared as enums for CO-RE to match them */
+enum iommu_viommu_type { IOMMU_VIOMMU_TYPE_DEFAULT };
+enum iommu_hw_queue_type { IOMMU_HW_QUEUE_TYPE_DEFAULT };
+enum iommu_veventq_type { IOMMU_VEVENTQ_TYPE_DEFAULT };
+
 struct iommufd_ctx {
 	u32 id;
 	pid_t owner_tgid;
@@ -41,7 +46,7 @@ struct iommufd_viommu {
 	struct iommufd_object obj;
 	struct iommufd_ctx *ictx;
 	struct iommufd_hwpt_paging *hwpt;
-	u32 type;
+	enum iommu_viommu_type type;
 	pid_t kvm_pid;
 } __attribute__((preserve_access_index));
 
@@ -66,7 +71,7 @@ struct iommufd_hw_queue {
 	struct iommufd_object obj;
 	struct iommufd_viommu *viommu;
 	u64 base_addr;
-	u32 type;
+	enum iommu_hw_queue_type type;
 	u32 index;
 } __attribute__((preserve_access_index));
 
@@ -78,7 +83,7 @@ struct iommufd_eventq {
 struct iommufd_veventq {
 	struct iommufd_eventq common;
 	struct iommufd_viommu *viommu;
-	u32 type;
+	enum iommu_veventq_type type;
 	unsigned int depth;
 } __attribute__((preserve_access_index));
 
@@ -484,7 +489,8 @@ static __always_inline int on_vmid(u64 *ctx, u32 kind)
 		return 0;
 	vs = viommu_get(ictx_id, id, owner);
 	if (vs) {
-		vs->vmid = kind == VIOMMU_EV_VMID_RELEASE ? 0 : vmid;
+		/* kept after release: reports name the VMID it had */
+		vs->vmid = vmid;
 		if (kind == VIOMMU_EV_VMID_INVAL)
 			vs->vmid_invals++;
 	}

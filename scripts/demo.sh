@@ -12,8 +12,9 @@ trap 'kill $loadpid 2>/dev/null; rm -rf "$tmp"' EXIT
 
 show() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
-[ -e /dev/kvm ] || for m in kvm kvm-amd; do
-	insmod "${TEST_KBUILD:?}/arch/x86/kvm/$m.ko" 2>/dev/null
+# KVM is a module in the test kernel
+[ -e /dev/kvm ] || for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd; do
+	insmod "${TEST_KBUILD:?}/$m.ko"
 done
 
 show "viommu-load -k -V 4 -i 2 -e 4 -d 12 -r 400 -u 50 -F 20 -E 80 -D 800 -s 2 &"

@@ -7,7 +7,8 @@ set -uo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
 kvm_dir=${TEST_KBUILD:?}/arch/x86/kvm
 
-tap_plan 3
+tap_plan 4
+ok "insmod irqbypass.ko (kvm needs it)" insmod "$TEST_KBUILD/virt/lib/irqbypass.ko"
 ok "insmod kvm.ko" insmod "$kvm_dir/kvm.ko"
 ok "insmod kvm-amd.ko (nested SVM under -cpu max)" insmod "$kvm_dir/kvm-amd.ko"
 ok "/dev/kvm appeared" test -c /dev/kvm

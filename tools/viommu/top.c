@@ -48,6 +48,7 @@ struct top_row {
 static struct vm_state *states;
 static int nr_states;
 static struct snapshot start_snap;
+static const struct viommu_vm_stats idle_totals;
 
 static const struct argp_option options[] = {
 	{ "batch", 'b', NULL, 0, "Batch mode: print tables, no screen", 0 },
@@ -384,7 +385,7 @@ int cmd_top(int argc, char **argv)
 		t = now_s();
 		nvm = viommu_bpf_read_vms(vb, &vms);
 		nvr = viommu_bpf_read_viommus(vb, &vr);
-		rows = calloc(nvm > 0 ? nvm : 1, sizeof(*rows));
+		rows = calloc((nvm > 0 ? nvm : 0) + start_snap.nr_ctxs + 1, sizeof(*rows));
 		for (int i = 0; rows && i < nvm; i++) {
 			struct vm_state *st = state_of(vms[i].ictx_id, vms[i].s.owner_tgid);
 			struct top_row *r = &rows[nrows];
@@ -399,6 +400,28 @@ int cmd_top(int argc, char **argv)
 			delta(r, &vms[i].s, &st->prev, t - last);
 			fill_viommus(r, vr, nvr);
 			st->prev = vms[i].s;
+			nrows++;
+		}
+		/* VMs that existed before the tool and have been idle since */
+		for (int i = 0; rows && i < start_snap.nr_ctxs; i++) {
+			const struct snap_ctx *c = &start_snap.ctxs[i];
+			struct top_row *r = &rows[nrows];
+			bool listed = false;
+
+			for (int j = 0; j < nrows; j++)
+				listed |= rows[j].ictx_id == c->ictx_id;
+			if (listed || (common.vm && c->ictx_id != common.vm) ||
+			    process_gone(c->owner_tgid))
+				continue;
+			r->ictx_id = c->ictx_id;
+			r->owner = c->owner_tgid;
+			r->comm = c->comm;
+			r->total = &idle_totals;
+			r->fanout = -1;
+			for (int j = 0; j < c->nr_objects; j++)
+				if (!strcmp(c->objects[j].type, "viommu") && c->objects[j].kvm_pid)
+					r->kvm_pid = c->objects[j].kvm_pid;
+			fill_viommus(r, vr, nvr);
 			nrows++;
 		}
 		qsort(rows, nrows, sizeof(*rows), cmp_rows);
