@@ -339,17 +339,33 @@ static __always_inline int on_viommu(u64 *ctx, u32 kind)
 	return 0;
 }
 
+/*
+ * The record for an object hanging off a vIOMMU (vDEVICE, nested HWPT, HW
+ * queue, vEVENTQ), or NULL when not tracing or filtered out. These events
+ * only feed trace and topo --watch.
+ */
+static __always_inline struct viommu_event *
+object_event(u32 kind, struct iommufd_viommu *viommu, u32 obj_id)
+{
+	u32 ictx_id;
+	pid_t owner;
+
+	if (!emit_events)
+		return NULL;
+	ictx_id = BPF_CORE_READ(viommu, ictx, id);
+	owner = BPF_CORE_READ(viommu, ictx, owner_tgid);
+	if (!wanted(ictx_id, owner))
+		return NULL;
+	return event_new(kind, ictx_id, owner, BPF_CORE_READ(viommu, obj.id),
+			 obj_id);
+}
+
 static __always_inline int on_vdevice(u64 *ctx, u32 kind)
 {
 	struct iommufd_vdevice *vdev = CTX_ARG(ctx, 0);
-	u32 ictx_id = BPF_CORE_READ(vdev, viommu, ictx, id);
-	pid_t owner = BPF_CORE_READ(vdev, viommu, ictx, owner_tgid);
-	struct viommu_event *e;
+	struct viommu_event *e = object_event(kind, BPF_CORE_READ(vdev, viommu),
+					      BPF_CORE_READ(vdev, obj.id));
 
-	if (!wanted(ictx_id, owner))
-		return 0;
-	e = event_new(kind, ictx_id, owner, BPF_CORE_READ(vdev, viommu, obj.id),
-		      BPF_CORE_READ(vdev, obj.id));
 	if (e) {
 		e->arg[0] = BPF_CORE_READ(vdev, idev, obj.id);
 		e->arg[1] = BPF_CORE_READ(vdev, virt_id);
@@ -361,15 +377,9 @@ static __always_inline int on_vdevice(u64 *ctx, u32 kind)
 static __always_inline int on_nested(u64 *ctx, u32 kind)
 {
 	struct iommufd_hwpt_nested *nested = CTX_ARG(ctx, 0);
-	u32 ictx_id = BPF_CORE_READ(nested, viommu, ictx, id);
-	pid_t owner = BPF_CORE_READ(nested, viommu, ictx, owner_tgid);
-	struct viommu_event *e;
+	struct viommu_event *e = object_event(kind, BPF_CORE_READ(nested, viommu),
+					      BPF_CORE_READ(nested, common.obj.id));
 
-	if (!wanted(ictx_id, owner))
-		return 0;
-	e = event_new(kind, ictx_id, owner,
-		      BPF_CORE_READ(nested, viommu, obj.id),
-		      BPF_CORE_READ(nested, common.obj.id));
 	if (e) {
 		e->arg[0] = BPF_CORE_READ(nested, parent, common.obj.id);
 		bpf_ringbuf_submit(e, 0);
@@ -380,14 +390,9 @@ static __always_inline int on_nested(u64 *ctx, u32 kind)
 static __always_inline int on_hw_queue(u64 *ctx, u32 kind)
 {
 	struct iommufd_hw_queue *q = CTX_ARG(ctx, 0);
-	u32 ictx_id = BPF_CORE_READ(q, viommu, ictx, id);
-	pid_t owner = BPF_CORE_READ(q, viommu, ictx, owner_tgid);
-	struct viommu_event *e;
+	struct viommu_event *e = object_event(kind, BPF_CORE_READ(q, viommu),
+					      BPF_CORE_READ(q, obj.id));
 
-	if (!wanted(ictx_id, owner))
-		return 0;
-	e = event_new(kind, ictx_id, owner, BPF_CORE_READ(q, viommu, obj.id),
-		      BPF_CORE_READ(q, obj.id));
 	if (e) {
 		e->arg[0] = BPF_CORE_READ(q, type);
 		e->arg[1] = BPF_CORE_READ(q, index);
@@ -400,14 +405,9 @@ static __always_inline int on_hw_queue(u64 *ctx, u32 kind)
 static __always_inline int on_veventq(u64 *ctx, u32 kind)
 {
 	struct iommufd_veventq *q = CTX_ARG(ctx, 0);
-	u32 ictx_id = BPF_CORE_READ(q, viommu, ictx, id);
-	pid_t owner = BPF_CORE_READ(q, viommu, ictx, owner_tgid);
-	struct viommu_event *e;
+	struct viommu_event *e = object_event(kind, BPF_CORE_READ(q, viommu),
+					      BPF_CORE_READ(q, common.obj.id));
 
-	if (!wanted(ictx_id, owner))
-		return 0;
-	e = event_new(kind, ictx_id, owner, BPF_CORE_READ(q, viommu, obj.id),
-		      BPF_CORE_READ(q, common.obj.id));
 	if (e) {
 		e->arg[0] = BPF_CORE_READ(q, type);
 		e->arg[1] = BPF_CORE_READ(q, depth);

@@ -22,13 +22,10 @@ if [ "${VIOMMU_VARIANT:-}" = nokvm ]; then
 	exit 0
 fi
 
-suite iommufd "$TEST_SELFTESTS/iommufd"
-suite iommufd_fail_nth "$TEST_SELFTESTS/iommufd_fail_nth"
-suite trace_viommu "$TEST_BIN/trace_viommu"
-suite trace_events "$TEST_BIN/trace_events"
 # KVM is a module in the test kernel: check IOMMU_VIOMMU_ALLOC_KVM_FD before
-# it is loaded, then load it. A kernel without KVM (the nokvm variant) gets
-# EOPNOTSUPP; one with KVM built in has nothing to load.
+# it is loaded, then load it; iommufd_fail_nth and the tests after need it.
+# A kernel without KVM gets EOPNOTSUPP; one with KVM built in has nothing
+# to load.
 if [ -e /dev/kvm ]; then
 	echo "== KVM is built in"
 elif [ -f "${TEST_KBUILD:?}/arch/x86/kvm/kvm.ko" ]; then
@@ -37,6 +34,10 @@ elif [ -f "${TEST_KBUILD:?}/arch/x86/kvm/kvm.ko" ]; then
 else
 	suite kvm_absent "$TEST_BIN/kvm_absent" none
 fi
+suite iommufd "$TEST_SELFTESTS/iommufd"
+suite iommufd_fail_nth "$TEST_SELFTESTS/iommufd_fail_nth"
+suite trace_viommu "$TEST_BIN/trace_viommu"
+suite trace_events "$TEST_BIN/trace_events"
 suite kvm_viommu "$TEST_BIN/kvm_viommu"
 suite fault_virt_id "$TEST_BIN/fault_virt_id"
 suite bpftrace_viommu "$here/bpftrace_viommu.sh"
