@@ -140,7 +140,11 @@ struct {
 	__type(value, struct zero_values);
 } zero SEC(".maps");
 
-/* Start times by (kind, seq) or fault group; LRU: a start may never end */
+/*
+ * Start times by (kind, seq) or fault group. Every start event has its end
+ * event, so entries do not pile up; if the map is full, that one latency
+ * is not measured.
+ */
 struct start_key {
 	u64 id;
 	u32 kind;
@@ -153,7 +157,7 @@ struct start_val {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct start_key);
 	__type(value, struct start_val);
@@ -302,13 +306,25 @@ event_new(u32 kind, u32 ictx_id, pid_t owner, u32 viommu_id, u32 obj_id)
 
 #define CTX_ARG(ctx, n)	((void *)(ctx)[n])
 
-static __always_inline int on_viommu(u64 *ctx, u32 kind)
+/*
+ * READ(btf, p, a, b): p->a->b. tp_btf programs load it directly, which the
+ * verifier allows for their BTF-typed arguments; raw_tp programs must use
+ * probe reads. btf is a constant in each program, so only one is built.
+ */
+#define DEREF1(p, a)		((p)->a)
+#define DEREF2(p, a, b)		((p)->a->b)
+#define DEREF3(p, a, b, c)	((p)->a->b->c)
+#define PICK_DEREF(_1, _2, _3, name, ...) name
+#define DEREF(p, ...) PICK_DEREF(__VA_ARGS__, DEREF3, DEREF2, DEREF1)(p, __VA_ARGS__)
+#define READ(btf, p, ...) ((btf) ? DEREF(p, __VA_ARGS__) : BPF_CORE_READ(p, __VA_ARGS__))
+
+static __always_inline int on_viommu(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_viommu *viommu = CTX_ARG(ctx, 0);
-	u32 ictx_id = BPF_CORE_READ(viommu, ictx, id);
-	pid_t owner = BPF_CORE_READ(viommu, ictx, owner_tgid);
-	u32 id = BPF_CORE_READ(viommu, obj.id);
-	pid_t kvm_pid = BPF_CORE_READ(viommu, kvm_pid);
+	u32 ictx_id = READ(btf, viommu, ictx, id);
+	pid_t owner = READ(btf, viommu, ictx, owner_tgid);
+	u32 id = READ(btf, viommu, obj.id);
+	pid_t kvm_pid = READ(btf, viommu, kvm_pid);
 	struct viommu_viommu_stats *vs;
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
@@ -330,9 +346,9 @@ static __always_inline int on_viommu(u64 *ctx, u32 kind)
 	else if (vs)
 		vs->destroy_ns = bpf_ktime_get_ns();
 	e = event_new(kind, ictx_id, owner, id,
-		      BPF_CORE_READ(viommu, hwpt, common.obj.id));
+		      READ(btf, viommu, hwpt, common.obj.id));
 	if (e) {
-		e->arg[0] = BPF_CORE_READ(viommu, type);
+		e->arg[0] = READ(btf, viommu, type);
 		e->arg[1] = kvm_pid;
 		bpf_ringbuf_submit(e, 0);
 	}
@@ -345,95 +361,95 @@ static __always_inline int on_viommu(u64 *ctx, u32 kind)
  * only feed trace and topo --watch.
  */
 static __always_inline struct viommu_event *
-object_event(u32 kind, struct iommufd_viommu *viommu, u32 obj_id)
+object_event(bool btf, u32 kind, struct iommufd_viommu *viommu, u32 obj_id)
 {
 	u32 ictx_id;
 	pid_t owner;
 
 	if (!emit_events)
 		return NULL;
-	ictx_id = BPF_CORE_READ(viommu, ictx, id);
-	owner = BPF_CORE_READ(viommu, ictx, owner_tgid);
+	ictx_id = READ(btf, viommu, ictx, id);
+	owner = READ(btf, viommu, ictx, owner_tgid);
 	if (!wanted(ictx_id, owner))
 		return NULL;
-	return event_new(kind, ictx_id, owner, BPF_CORE_READ(viommu, obj.id),
+	return event_new(kind, ictx_id, owner, READ(btf, viommu, obj.id),
 			 obj_id);
 }
 
-static __always_inline int on_vdevice(u64 *ctx, u32 kind)
+static __always_inline int on_vdevice(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_vdevice *vdev = CTX_ARG(ctx, 0);
-	struct viommu_event *e = object_event(kind, BPF_CORE_READ(vdev, viommu),
-					      BPF_CORE_READ(vdev, obj.id));
+	struct viommu_event *e = object_event(btf, kind, READ(btf, vdev, viommu),
+					      READ(btf, vdev, obj.id));
 
 	if (e) {
-		e->arg[0] = BPF_CORE_READ(vdev, idev, obj.id);
-		e->arg[1] = BPF_CORE_READ(vdev, virt_id);
+		e->arg[0] = READ(btf, vdev, idev, obj.id);
+		e->arg[1] = READ(btf, vdev, virt_id);
 		bpf_ringbuf_submit(e, 0);
 	}
 	return 0;
 }
 
-static __always_inline int on_nested(u64 *ctx, u32 kind)
+static __always_inline int on_nested(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_hwpt_nested *nested = CTX_ARG(ctx, 0);
-	struct viommu_event *e = object_event(kind, BPF_CORE_READ(nested, viommu),
-					      BPF_CORE_READ(nested, common.obj.id));
+	struct viommu_event *e = object_event(btf, kind, READ(btf, nested, viommu),
+					      READ(btf, nested, common.obj.id));
 
 	if (e) {
-		e->arg[0] = BPF_CORE_READ(nested, parent, common.obj.id);
+		e->arg[0] = READ(btf, nested, parent, common.obj.id);
 		bpf_ringbuf_submit(e, 0);
 	}
 	return 0;
 }
 
-static __always_inline int on_hw_queue(u64 *ctx, u32 kind)
+static __always_inline int on_hw_queue(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_hw_queue *q = CTX_ARG(ctx, 0);
-	struct viommu_event *e = object_event(kind, BPF_CORE_READ(q, viommu),
-					      BPF_CORE_READ(q, obj.id));
+	struct viommu_event *e = object_event(btf, kind, READ(btf, q, viommu),
+					      READ(btf, q, obj.id));
 
 	if (e) {
-		e->arg[0] = BPF_CORE_READ(q, type);
-		e->arg[1] = BPF_CORE_READ(q, index);
-		e->arg[2] = BPF_CORE_READ(q, base_addr);
+		e->arg[0] = READ(btf, q, type);
+		e->arg[1] = READ(btf, q, index);
+		e->arg[2] = READ(btf, q, base_addr);
 		bpf_ringbuf_submit(e, 0);
 	}
 	return 0;
 }
 
-static __always_inline int on_veventq(u64 *ctx, u32 kind)
+static __always_inline int on_veventq(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_veventq *q = CTX_ARG(ctx, 0);
-	struct viommu_event *e = object_event(kind, BPF_CORE_READ(q, viommu),
-					      BPF_CORE_READ(q, common.obj.id));
+	struct viommu_event *e = object_event(btf, kind, READ(btf, q, viommu),
+					      READ(btf, q, common.obj.id));
 
 	if (e) {
-		e->arg[0] = BPF_CORE_READ(q, type);
-		e->arg[1] = BPF_CORE_READ(q, depth);
+		e->arg[0] = READ(btf, q, type);
+		e->arg[1] = READ(btf, q, depth);
 		bpf_ringbuf_submit(e, 0);
 	}
 	return 0;
 }
 
 /* (ictx, pt_id, viommu_id, data_type, entry_num, seq) */
-static __always_inline int on_inval_start(u64 *ctx)
+static __always_inline int on_inval_start(u64 *ctx, bool btf)
 {
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
-	u32 ictx_id = BPF_CORE_READ(ictx, id);
+	u32 ictx_id = READ(btf, ictx, id);
 
-	if (!wanted(ictx_id, BPF_CORE_READ(ictx, owner_tgid)))
+	if (!wanted(ictx_id, READ(btf, ictx, owner_tgid)))
 		return 0;
 	start_put(VIOMMU_LAT_GUEST_INVAL, ictx_id, ctx[5], (u32)ctx[2]);
 	return 0;
 }
 
 /* (ictx, pt_id, viommu_id, entry_num, done_num, result, seq) */
-static __always_inline int on_inval_end(u64 *ctx)
+static __always_inline int on_inval_end(u64 *ctx, bool btf)
 {
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
-	u32 ictx_id = BPF_CORE_READ(ictx, id);
-	pid_t owner = BPF_CORE_READ(ictx, owner_tgid);
+	u32 ictx_id = READ(btf, ictx, id);
+	pid_t owner = READ(btf, ictx, owner_tgid);
 	u32 viommu_id = ctx[2], done = ctx[4];
 	int result = ctx[5];
 	struct viommu_viommu_stats *vs;
@@ -475,12 +491,12 @@ static __always_inline int on_inval_end(u64 *ctx)
 }
 
 /* (viommu, vmid, guest_id) */
-static __always_inline int on_vmid(u64 *ctx, u32 kind)
+static __always_inline int on_vmid(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_viommu *viommu = CTX_ARG(ctx, 0);
-	u32 ictx_id = BPF_CORE_READ(viommu, ictx, id);
-	pid_t owner = BPF_CORE_READ(viommu, ictx, owner_tgid);
-	u32 id = BPF_CORE_READ(viommu, obj.id), vmid = ctx[1];
+	u32 ictx_id = READ(btf, viommu, ictx, id);
+	pid_t owner = READ(btf, viommu, ictx, owner_tgid);
+	u32 id = READ(btf, viommu, obj.id), vmid = ctx[1];
 	struct viommu_viommu_stats *vs;
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
@@ -511,24 +527,24 @@ static __always_inline int on_vmid(u64 *ctx, u32 kind)
 }
 
 /* (ictx, parent, iova, length, seq) */
-static __always_inline int on_s2_start(u64 *ctx)
+static __always_inline int on_s2_start(u64 *ctx, bool btf)
 {
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
-	u32 ictx_id = BPF_CORE_READ(ictx, id);
+	u32 ictx_id = READ(btf, ictx, id);
 
-	if (!wanted(ictx_id, BPF_CORE_READ(ictx, owner_tgid)))
+	if (!wanted(ictx_id, READ(btf, ictx, owner_tgid)))
 		return 0;
 	start_put(VIOMMU_LAT_S2_INVAL, ictx_id, ctx[4], 0);
 	return 0;
 }
 
 /* (ictx, parent, unmapped, result, seq) */
-static __always_inline int on_s2_end(u64 *ctx)
+static __always_inline int on_s2_end(u64 *ctx, bool btf)
 {
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
 	struct iommufd_hwpt_paging *parent = CTX_ARG(ctx, 1);
-	u32 ictx_id = BPF_CORE_READ(ictx, id);
-	pid_t owner = BPF_CORE_READ(ictx, owner_tgid);
+	u32 ictx_id = READ(btf, ictx, id);
+	pid_t owner = READ(btf, ictx, owner_tgid);
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
 	u64 ns;
@@ -543,7 +559,7 @@ static __always_inline int on_s2_end(u64 *ctx)
 			hist_add(&s->lat[VIOMMU_LAT_S2_INVAL], ns);
 	}
 	e = event_new(VIOMMU_EV_S2_INVAL, ictx_id, owner, 0,
-		      BPF_CORE_READ(parent, common.obj.id));
+		      READ(btf, parent, common.obj.id));
 	if (e) {
 		e->lat_ns = ns;
 		e->arg[0] = ctx[2];
@@ -555,13 +571,13 @@ static __always_inline int on_s2_end(u64 *ctx)
 }
 
 /* (viommu, type, virt_id, veventq, outcome) */
-static __always_inline int on_vevent(u64 *ctx)
+static __always_inline int on_vevent(u64 *ctx, bool btf)
 {
 	struct iommufd_viommu *viommu = CTX_ARG(ctx, 0);
 	struct iommufd_veventq *q = CTX_ARG(ctx, 3);
-	u32 ictx_id = BPF_CORE_READ(viommu, ictx, id);
-	pid_t owner = BPF_CORE_READ(viommu, ictx, owner_tgid);
-	u32 id = BPF_CORE_READ(viommu, obj.id);
+	u32 ictx_id = READ(btf, viommu, ictx, id);
+	pid_t owner = READ(btf, viommu, ictx, owner_tgid);
+	u32 id = READ(btf, viommu, obj.id);
 	bool queued = (int)ctx[4] == 0;
 	struct viommu_viommu_stats *vs;
 	struct viommu_vm_stats *s;
@@ -584,7 +600,7 @@ static __always_inline int on_vevent(u64 *ctx)
 			vs->vevents_lost++;
 	}
 	e = event_new(VIOMMU_EV_VEVENT, ictx_id, owner, id,
-		      q ? BPF_CORE_READ(q, common.obj.id) : 0);
+		      q ? READ(btf, q, common.obj.id) : 0);
 	if (e) {
 		e->arg[0] = ctx[1];
 		e->arg[1] = ctx[2];
@@ -595,13 +611,13 @@ static __always_inline int on_vevent(u64 *ctx)
 }
 
 /* (fault, idev, group, virt_id) */
-static __always_inline int on_fault(u64 *ctx)
+static __always_inline int on_fault(u64 *ctx, bool btf)
 {
 	struct iommufd_fault *fault = CTX_ARG(ctx, 0);
 	struct iommufd_device *idev = CTX_ARG(ctx, 1);
 	struct iopf_group *group = CTX_ARG(ctx, 2);
-	u32 ictx_id = BPF_CORE_READ(fault, common.ictx, id);
-	pid_t owner = BPF_CORE_READ(fault, common.ictx, owner_tgid);
+	u32 ictx_id = READ(btf, fault, common.ictx, id);
+	pid_t owner = READ(btf, fault, common.ictx, owner_tgid);
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
 
@@ -612,24 +628,24 @@ static __always_inline int on_fault(u64 *ctx)
 	if (s)
 		s->faults++;
 	e = event_new(VIOMMU_EV_FAULT, ictx_id, owner, 0,
-		      BPF_CORE_READ(idev, obj.id));
+		      READ(btf, idev, obj.id));
 	if (e) {
 		e->arg[0] = ctx[3];
-		e->arg[1] = BPF_CORE_READ(group, last_fault.fault.prm.grpid);
-		e->arg[2] = BPF_CORE_READ(group, last_fault.fault.prm.pasid);
+		e->arg[1] = READ(btf, group, last_fault.fault.prm.grpid);
+		e->arg[2] = READ(btf, group, last_fault.fault.prm.pasid);
 		bpf_ringbuf_submit(e, 0);
 	}
 	return 0;
 }
 
 /* (fault, idev, group, code) */
-static __always_inline int on_fault_response(u64 *ctx)
+static __always_inline int on_fault_response(u64 *ctx, bool btf)
 {
 	struct iommufd_fault *fault = CTX_ARG(ctx, 0);
 	struct iommufd_device *idev = CTX_ARG(ctx, 1);
 	struct iopf_group *group = CTX_ARG(ctx, 2);
-	u32 ictx_id = BPF_CORE_READ(fault, common.ictx, id);
-	pid_t owner = BPF_CORE_READ(fault, common.ictx, owner_tgid);
+	u32 ictx_id = READ(btf, fault, common.ictx, id);
+	pid_t owner = READ(btf, fault, common.ictx, owner_tgid);
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
 	u64 ns;
@@ -644,40 +660,40 @@ static __always_inline int on_fault_response(u64 *ctx)
 			hist_add(&s->lat[VIOMMU_LAT_FAULT], ns);
 	}
 	e = event_new(VIOMMU_EV_FAULT_RESPONSE, ictx_id, owner, 0,
-		      BPF_CORE_READ(idev, obj.id));
+		      READ(btf, idev, obj.id));
 	if (e) {
 		e->lat_ns = ns;
 		e->arg[0] = ctx[3];
-		e->arg[1] = BPF_CORE_READ(group, last_fault.fault.prm.grpid);
+		e->arg[1] = READ(btf, group, last_fault.fault.prm.grpid);
 		bpf_ringbuf_submit(e, 0);
 	}
 	return 0;
 }
 
 /* Each handler twice: tp_btf (preferred) and raw_tp (fallback) */
-#define VIOMMU_TP(tp, call)						\
-	SEC("tp_btf/" #tp) int btf_##tp(u64 *ctx) { return call; }	\
-	SEC("raw_tp/" #tp) int raw_##tp(u64 *ctx) { return call; }
+#define VIOMMU_TP(tp, fn, ...)							\
+	SEC("tp_btf/" #tp) int btf_##tp(u64 *ctx) { return fn(ctx, true, ##__VA_ARGS__); } \
+	SEC("raw_tp/" #tp) int raw_##tp(u64 *ctx) { return fn(ctx, false, ##__VA_ARGS__); }
 
-VIOMMU_TP(iommufd_viommu_alloc, on_viommu(ctx, VIOMMU_EV_VIOMMU_ALLOC))
-VIOMMU_TP(iommufd_viommu_destroy, on_viommu(ctx, VIOMMU_EV_VIOMMU_DESTROY))
-VIOMMU_TP(iommufd_vdevice_alloc, on_vdevice(ctx, VIOMMU_EV_VDEVICE_ALLOC))
-VIOMMU_TP(iommufd_vdevice_destroy, on_vdevice(ctx, VIOMMU_EV_VDEVICE_DESTROY))
-VIOMMU_TP(iommufd_hwpt_nested_alloc, on_nested(ctx, VIOMMU_EV_NESTED_ALLOC))
-VIOMMU_TP(iommufd_hwpt_nested_destroy, on_nested(ctx, VIOMMU_EV_NESTED_DESTROY))
-VIOMMU_TP(iommufd_hw_queue_alloc, on_hw_queue(ctx, VIOMMU_EV_HW_QUEUE_ALLOC))
-VIOMMU_TP(iommufd_hw_queue_destroy, on_hw_queue(ctx, VIOMMU_EV_HW_QUEUE_DESTROY))
-VIOMMU_TP(iommufd_veventq_alloc, on_veventq(ctx, VIOMMU_EV_VEVENTQ_ALLOC))
-VIOMMU_TP(iommufd_veventq_destroy, on_veventq(ctx, VIOMMU_EV_VEVENTQ_DESTROY))
-VIOMMU_TP(iommufd_cache_invalidate_start, on_inval_start(ctx))
-VIOMMU_TP(iommufd_cache_invalidate_end, on_inval_end(ctx))
-VIOMMU_TP(iommufd_viommu_vmid_assign, on_vmid(ctx, VIOMMU_EV_VMID_ASSIGN))
-VIOMMU_TP(iommufd_viommu_vmid_release, on_vmid(ctx, VIOMMU_EV_VMID_RELEASE))
-VIOMMU_TP(iommufd_viommu_vmid_invalidate, on_vmid(ctx, VIOMMU_EV_VMID_INVAL))
-VIOMMU_TP(iommufd_s2_invalidate_start, on_s2_start(ctx))
-VIOMMU_TP(iommufd_s2_invalidate_end, on_s2_end(ctx))
-VIOMMU_TP(iommufd_vevent_report, on_vevent(ctx))
-VIOMMU_TP(iommufd_fault_deliver, on_fault(ctx))
-VIOMMU_TP(iommufd_fault_respond, on_fault_response(ctx))
+VIOMMU_TP(iommufd_viommu_alloc, on_viommu, VIOMMU_EV_VIOMMU_ALLOC)
+VIOMMU_TP(iommufd_viommu_destroy, on_viommu, VIOMMU_EV_VIOMMU_DESTROY)
+VIOMMU_TP(iommufd_vdevice_alloc, on_vdevice, VIOMMU_EV_VDEVICE_ALLOC)
+VIOMMU_TP(iommufd_vdevice_destroy, on_vdevice, VIOMMU_EV_VDEVICE_DESTROY)
+VIOMMU_TP(iommufd_hwpt_nested_alloc, on_nested, VIOMMU_EV_NESTED_ALLOC)
+VIOMMU_TP(iommufd_hwpt_nested_destroy, on_nested, VIOMMU_EV_NESTED_DESTROY)
+VIOMMU_TP(iommufd_hw_queue_alloc, on_hw_queue, VIOMMU_EV_HW_QUEUE_ALLOC)
+VIOMMU_TP(iommufd_hw_queue_destroy, on_hw_queue, VIOMMU_EV_HW_QUEUE_DESTROY)
+VIOMMU_TP(iommufd_veventq_alloc, on_veventq, VIOMMU_EV_VEVENTQ_ALLOC)
+VIOMMU_TP(iommufd_veventq_destroy, on_veventq, VIOMMU_EV_VEVENTQ_DESTROY)
+VIOMMU_TP(iommufd_cache_invalidate_start, on_inval_start)
+VIOMMU_TP(iommufd_cache_invalidate_end, on_inval_end)
+VIOMMU_TP(iommufd_viommu_vmid_assign, on_vmid, VIOMMU_EV_VMID_ASSIGN)
+VIOMMU_TP(iommufd_viommu_vmid_release, on_vmid, VIOMMU_EV_VMID_RELEASE)
+VIOMMU_TP(iommufd_viommu_vmid_invalidate, on_vmid, VIOMMU_EV_VMID_INVAL)
+VIOMMU_TP(iommufd_s2_invalidate_start, on_s2_start)
+VIOMMU_TP(iommufd_s2_invalidate_end, on_s2_end)
+VIOMMU_TP(iommufd_vevent_report, on_vevent)
+VIOMMU_TP(iommufd_fault_deliver, on_fault)
+VIOMMU_TP(iommufd_fault_respond, on_fault_response)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -31,7 +31,7 @@ start() {
 stop() { stop_tracer "$tool"; }
 load_field() { grep "^$1 " "$tmp/load" | grep -- "${3:-}" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
 
-tap_plan 37
+tap_plan 38
 
 # --- top: per-VM totals, VMIDs, KVM pid ---
 start top -b --json 1
@@ -66,6 +66,17 @@ tap_result $? "viommu-top -b -n 1 runs top once" "$(cat "$tmp/text")"
 grep -q '^    VM     PID COMM' "$tmp/text"
 tap_result $? "top: batch table header" "$(cat "$tmp/text")"
 
+# On a terminal: the curses screen, refreshed, then gone at the count
+"$load" -V 2 -n 0 -u 0 -H 30 > /dev/null &
+loadpid=$!
+sleep 1
+TERM=xterm script -qec "$viommu top -n 2 0.5" /dev/null > "$tmp/screen" 2>&1
+rc=$?
+pkill -P $loadpid; kill $loadpid
+wait $loadpid
+grep -q 'viommu top - .*VMs: 2 ' "$tmp/screen" && grep -q 'VMIDS' "$tmp/screen"
+is "top on a terminal: a screen with both VMs, exit 0" "$rc $?" "0 0"
+
 # --- lat: per-VM histograms; an injected delay shows on the slow VM only ---
 start lat --json
 "$load" -V 3 -i 1 -n 40 -u 3 -D 5000 -s 1 > "$tmp/load"
@@ -88,10 +99,10 @@ is "lat -V: 7 invalidations on each of the 3 vIOMMUs" \
 is "lat -V: their VMIDs" "$(jq -r '.viommus[].vmid' "$tmp/out" | sort -n | tr '\n' ' ')" \
 	"$(load_field viommu vmid | sort -n | tr '\n' ' ')"
 
-start lat 0.5 2
-"$load" -V 1 -n 20 -u 0 -H 1.5 > "$tmp/load"
+start lat 2 2
+"$load" -V 1 -n 20 -u 0 > "$tmp/load"
 wait "$tool"
-tap_result $? "lat 0.5 2: two intervals, then exits by itself"
+tap_result $? "lat 2 2: two intervals, then exits by itself"
 grep -q '^     usecs               : count    distribution$' "$tmp/out"
 tap_result $? "lat: BCC histogram header" "$(cat "$tmp/out")"
 

@@ -357,7 +357,10 @@ int cmd_top(int argc, char **argv)
 	vb = viommu_bpf_open(false);
 	if (!vb)
 		return 1;
-	snapshot_take(&start_snap, common.pid);
+	if (snapshot_take(&start_snap, common.pid))
+		fprintf(stderr, "viommu: cannot read /proc: VMs idle since before the start are not shown\n");
+	else if (common.verbose)
+		fprintf(stderr, "viommu: %d iommufd contexts at start\n", start_snap.nr_ctxs);
 	screen = !opts.batch && !common.json && isatty(STDOUT_FILENO);
 	if (screen) {
 		initscr();
