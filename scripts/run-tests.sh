@@ -51,7 +51,7 @@ run_vm() {
 		scripts/vm-run.sh -t "${VIOMMU_VM_TIMEOUT:-1500}" -r "$results/vm" -- \
 		"$repo/tests/vm/run.sh"
 	rc=$?
-	step_tap vm-boot "$((rc == 125))" "test VM ran to completion with a clean kernel log"
+	step_tap vm-boot "$((rc != 0))" "test VM ran the suite to completion with a clean kernel log"
 }
 
 # A kernel variant (kernel/variants/NAME.config): build it, boot it, and
@@ -70,7 +70,7 @@ run_variants() {
 		TEST_KBUILD=$(VIOMMU_VARIANT=$v "$repo/scripts/kernel.sh" path | sed -n 's/^build=//p') \
 			scripts/vm-run.sh -t 300 -r "$results/vm-$v" -- "$repo/tests/vm/run.sh"
 		rc=$?
-		step_tap "vm-boot-$v" "$((rc == 125))" "variant $v VM ran to completion with a clean kernel log"
+		step_tap "vm-boot-$v" "$((rc != 0))" "variant $v VM ran its suite to completion with a clean kernel log"
 	done
 }
 

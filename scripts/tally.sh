@@ -29,7 +29,11 @@ for f in "$@"; do
 		skipped_list+=("$name: $line")
 	done < <(grep -E '^(not )?ok .*# [Ss][Kk][Ii][Pp]' "$f")
 	seen=$((pass + fail + skip))
-	if [ "$plan" -gt "$seen" ]; then
+	if [ "$plan" -eq 0 ] && [ "$seen" -eq 0 ]; then
+		# no plan and no results: the suite never ran (missing program?)
+		failed_list+=("$name: no TAP plan or results: the suite did not run")
+		fail=1
+	elif [ "$plan" -gt "$seen" ]; then
 		failed_list+=("$name: $((plan - seen)) planned results missing (crashed?)")
 		fail=$((fail + plan - seen))
 	elif [ "$plan" -gt 0 ] && [ "$seen" -gt "$plan" ]; then

@@ -6,7 +6,7 @@ tally=$(dirname "$0")/../../scripts/tally.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-tap_plan 8
+tap_plan 9
 
 printf '1..3\nok 1 a\nok 2 b # SKIP no hugepages\nnot ok 3 c\n' > "$tmp/mixed.tap"
 out=$("$tally" "$tmp/mixed.tap"); rc=$?
@@ -30,4 +30,9 @@ is "more results than planned counts as a failure" "$(echo "$out" | tail -1)" "2
 
 out=$("$tally" "$tmp/absent.tap")
 is "missing file counts as a failure" "$(echo "$out" | tail -1)" "0 passed, 1 failed, 0 skipped"
+
+printf 'run.sh: line 3: /x/kvm_absent: No such file or directory\n' > "$tmp/norun.tap"
+out=$("$tally" "$tmp/norun.tap")
+is "a suite that printed no plan and no results counts as a failure" \
+	"$(echo "$out" | tail -1)" "0 passed, 1 failed, 0 skipped"
 tap_done

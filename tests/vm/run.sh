@@ -5,7 +5,7 @@
 # Each suite's TAP goes to $VM_RESULTS/<name>.tap and to the terminal.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-: "${VM_RESULTS:?run inside the test VM}" "${TEST_BIN:?}" "${TEST_SELFTESTS:?}"
+: "${VM_RESULTS:?run inside the test VM}" "${TEST_BIN:?}"
 export TEST_BIN VIOMMU_LOAD=${VIOMMU_LOAD:-$TEST_BIN/../viommu-load}
 
 suite() { # name command...
@@ -34,6 +34,7 @@ elif [ -f "${TEST_KBUILD:?}/arch/x86/kvm/kvm.ko" ]; then
 else
 	suite kvm_absent "$TEST_BIN/kvm_absent" none
 fi
+: "${TEST_SELFTESTS:?}"
 suite iommufd "$TEST_SELFTESTS/iommufd"
 suite iommufd_fail_nth "$TEST_SELFTESTS/iommufd_fail_nth"
 suite trace_viommu "$TEST_BIN/trace_viommu"
