@@ -17,6 +17,10 @@ failed_list=() skipped_list=()
 for f in "$@"; do
 	[ -f "$f" ] || { failed_list+=("$f: missing"); total_fail=$((total_fail + 1)); continue; }
 	name=$(basename "$f" .tap)
+	# a kernel variant's suites (results/vm-NAME/) are named NAME:suite
+	case $(basename "$(dirname "$f")") in
+	vm-*) name="$(basename "$(dirname "$f")" | sed 's/^vm-//'):$name" ;;
+	esac
 	read -r pass fail skip plan < <(awk '
 		/^ok /     { if ($0 ~ /# [Ss][Kk][Ii][Pp]/) s++; else p++ }
 		/^not ok / { if ($0 ~ /# [Ss][Kk][Ii][Pp]/) s++; else f++ }

@@ -16,11 +16,17 @@ suite() { # name command...
 }
 
 # A kernel variant runs only the checks it exists for
-if [ "${VIOMMU_VARIANT:-}" = nokvm ]; then
+case ${VIOMMU_VARIANT:-} in
+nokvm)
 	suite kvm_absent "$TEST_BIN/kvm_absent" none
 	suite viommu_nobtf "$here/viommu_nobtf.sh"
-	exit 0
-fi
+	exit 0 ;;
+kvmy)
+	suite kvm_builtin sh -c 'echo 1..1; test -c /dev/kvm || printf "not "
+		echo "ok 1 - /dev/kvm with no module loaded"' 
+	suite kvm_viommu "$TEST_BIN/kvm_viommu"
+	exit 0 ;;
+esac
 
 # KVM is a module in the test kernel: check IOMMU_VIOMMU_ALLOC_KVM_FD before
 # it is loaded, then load it; iommufd_fail_nth and the tests after need it.
