@@ -163,6 +163,24 @@ struct {
 	__type(value, struct start_val);
 } starts SEC(".maps");
 
+/*
+ * Guest and S2 invalidations start and end in the same task (one ioctl),
+ * so their start times live in task storage: cheaper per event than a
+ * hash insert, lookup and delete. Faults start and end in different tasks
+ * and use the starts hash.
+ */
+struct task_starts {
+	u64 ts_ns[2];	/* by VIOMMU_LAT_GUEST_INVAL, VIOMMU_LAT_S2_INVAL */
+	u64 seq[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_starts);
+} task_starts SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);
@@ -271,6 +289,35 @@ static __always_inline u64 start_take(u32 kind, u32 ictx_id, u64 id)
 	ns = bpf_ktime_get_ns() - val->ts_ns;
 	bpf_map_delete_elem(&starts, &key);
 	return ns;
+}
+
+/* kind is VIOMMU_LAT_GUEST_INVAL or VIOMMU_LAT_S2_INVAL */
+static __always_inline void task_start_put(u32 kind, u64 seq)
+{
+	struct task_starts *t;
+
+	t = bpf_task_storage_get(&task_starts, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t)
+		return;
+	t->ts_ns[kind & 1] = bpf_ktime_get_ns();
+	t->seq[kind & 1] = seq;
+}
+
+/* The time since this task's start of the same seq, or 0 */
+static __always_inline u64 task_start_take(u32 kind, u64 seq)
+{
+	struct task_starts *t;
+	u64 ts;
+
+	t = bpf_task_storage_get(&task_starts, bpf_get_current_task_btf(), 0, 0);
+	if (!t)
+		return 0;
+	ts = t->ts_ns[kind & 1];
+	if (!ts || t->seq[kind & 1] != seq)
+		return 0;
+	t->ts_ns[kind & 1] = 0;
+	return bpf_ktime_get_ns() - ts;
 }
 
 static __always_inline struct viommu_event *
@@ -440,7 +487,7 @@ static __always_inline int on_inval_start(u64 *ctx, bool btf)
 
 	if (!wanted(ictx_id, READ(btf, ictx, owner_tgid)))
 		return 0;
-	start_put(VIOMMU_LAT_GUEST_INVAL, ictx_id, ctx[5], (u32)ctx[2]);
+	task_start_put(VIOMMU_LAT_GUEST_INVAL, ctx[5]);
 	return 0;
 }
 
@@ -459,7 +506,7 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf)
 
 	if (!wanted(ictx_id, owner))
 		return 0;
-	ns = start_take(VIOMMU_LAT_GUEST_INVAL, ictx_id, ctx[6]);
+	ns = task_start_take(VIOMMU_LAT_GUEST_INVAL, ctx[6]);
 	s = vm_get(ictx_id, owner);
 	if (s) {
 		s->guest_invals++;
@@ -534,7 +581,7 @@ static __always_inline int on_s2_start(u64 *ctx, bool btf)
 
 	if (!wanted(ictx_id, READ(btf, ictx, owner_tgid)))
 		return 0;
-	start_put(VIOMMU_LAT_S2_INVAL, ictx_id, ctx[4], 0);
+	task_start_put(VIOMMU_LAT_S2_INVAL, ctx[4]);
 	return 0;
 }
 
@@ -551,7 +598,7 @@ static __always_inline int on_s2_end(u64 *ctx, bool btf)
 
 	if (!wanted(ictx_id, owner))
 		return 0;
-	ns = start_take(VIOMMU_LAT_S2_INVAL, ictx_id, ctx[4]);
+	ns = task_start_take(VIOMMU_LAT_S2_INVAL, ctx[4]);
 	s = vm_get(ictx_id, owner);
 	if (s) {
 		s->s2_invals++;

@@ -65,13 +65,17 @@ bpftool prog show --json > "$tmp/progs"
 stop_tracer $bt > /dev/null || true
 stop_tracer $top || true
 sysctl -qw kernel.bpf_stats_enabled=0
-# per tool: summed run time and runs of its programs that ran
+# per tool: summed run time and runs of its programs that ran. viommu's
+# are tp_btf (or raw_tp) programs named btf_/raw_iommufd_*; bpftrace's
+# are perf tracepoint programs. (bpftool here cannot list owner pids.)
 cost() {
-	jq -r --arg c "$1" '[.[] | select(any(.pids[]?; .comm == $c)) | select(.run_cnt > 0)] |
+	jq -r --arg re "$1" '[.[] | select(.type | test($re)) |
+		select(.name | test("^(btf|raw)_iommufd") or ($re == "^tracepoint$")) |
+		select(.run_cnt > 0)] |
 		"\(map(.run_time_ns) | add) \(map(.run_cnt) | add)"' "$tmp/progs"
 }
-read -r vns vcnt < <(cost viommu)
-read -r bns bcnt < <(cost bpftrace)
+read -r vns vcnt < <(cost '^(tracing|raw_tracepoint)$')
+read -r bns bcnt < <(cost '^tracepoint$')
 awk -v vn="$vns" -v vc="$vcnt" -v bn="$bns" -v bc="$bcnt" 'BEGIN {
 	printf "viommu:   %d runs, %.0f ns per run\n", vc, vn / vc
 	printf "bpftrace: %d runs, %.0f ns per run\n", bc, bn / bc

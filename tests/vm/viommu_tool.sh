@@ -31,7 +31,7 @@ start() {
 stop() { stop_tracer "$tool"; }
 load_field() { grep "^$1 " "$tmp/load" | grep -- "${3:-}" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
 
-tap_plan 38
+tap_plan 40
 
 # --- top: per-VM totals, VMIDs, KVM pid ---
 start top -b --json 1
@@ -67,12 +67,12 @@ grep -q '^    VM     PID COMM' "$tmp/text"
 tap_result $? "top: batch table header" "$(cat "$tmp/text")"
 
 # On a terminal: the curses screen, refreshed, then gone at the count
-"$load" -V 2 -n 0 -u 0 -H 30 > /dev/null &
+"$load" -V 2 -n 0 -u 0 -H 30 > /dev/null 2>&1 &
 loadpid=$!
 sleep 1
 TERM=xterm script -qec "$viommu top -n 2 0.5" /dev/null > "$tmp/screen" 2>&1
 rc=$?
-pkill -P $loadpid; kill $loadpid
+pkill -P $loadpid; kill $loadpid 2>/dev/null
 wait $loadpid
 grep -q 'viommu top - .*VMs: 2 ' "$tmp/screen" && grep -q 'VMIDS' "$tmp/screen"
 is "top on a terminal: a screen with both VMs, exit 0" "$rc $?" "0 0"
@@ -155,6 +155,16 @@ is "trace: faults carry the vRID" \
 	"$(jq -r 'select(.event == "fault") | .virt_id' "$tmp/out" | sort -u)" "256"
 is "trace: totals on exit, every event shown, nothing lost" \
 	"$(tail -1 "$tmp/err")" "viommu trace: $(wc -l < "$tmp/out") events, 0 lost"
+
+# --- the raw_tp fallback sees the same events ---
+VIOMMU_ATTACH=raw_tp start trace --json
+is "raw_tp fallback: 20 raw_tp programs, no tp_btf ones" \
+	"$(bpftool prog show | grep -c 'name raw_iommufd') $(bpftool prog show | grep -c 'name btf_iommufd')" "20 0"
+"$load" -V 1 -i 1 -n 10 -e 2 -u 2 -F 2 > "$tmp/load"
+sleep 1
+stop
+is "raw_tp fallback: the same 10 guest_inval (with latency), 2 s2_inval, 2 fault_response" \
+	"$(jq -r 'select(.event == "guest_inval" and .lat_ns > 0) | .event' "$tmp/out" | wc -l) $(ev s2_inval) $(ev fault_response)" "10 2 2"
 
 # --- trace: ring buffer overflow is counted, never silent ---
 start trace --ringbuf-pages 1

@@ -172,6 +172,7 @@ static struct viommu_skel *load(bool raw_tp, bool emit_events)
 struct viommu_bpf *viommu_bpf_open(bool emit_events)
 {
 	struct viommu_bpf *vb;
+	bool force_raw;
 
 	if (viommu_check_environment())
 		return NULL;
@@ -180,7 +181,9 @@ struct viommu_bpf *viommu_bpf_open(bool emit_events)
 	if (!vb)
 		return NULL;
 	vb->ncpus = libbpf_num_possible_cpus();
-	vb->skel = load(false, emit_events);
+	/* VIOMMU_ATTACH=raw_tp skips tp_btf: for tests of the fallback */
+	force_raw = getenv("VIOMMU_ATTACH") && !strcmp(getenv("VIOMMU_ATTACH"), "raw_tp");
+	vb->skel = force_raw ? NULL : load(false, emit_events);
 	if (!vb->skel) {
 		if (common.verbose)
 			fprintf(stderr, "viommu: tp_btf failed (%s), trying raw_tp\n",
