@@ -164,10 +164,11 @@ struct {
 } starts SEC(".maps");
 
 /*
- * Guest and S2 invalidations start and end in the same task (one ioctl),
- * so their start times live in task storage: cheaper per event than a
- * hash insert, lookup and delete. Faults start and end in different tasks
- * and use the starts hash.
+ * The end events of guest and S2 invalidations carry their start time;
+ * only when they do not (end enabled mid-call) does the start time this
+ * task recorded at the start event count. A call starts and ends in the
+ * same task, so task storage holds it: cheaper than a hash. Faults start
+ * and end in different tasks and use the starts hash.
  */
 struct task_starts {
 	u64 ts_ns[2];	/* by VIOMMU_LAT_GUEST_INVAL, VIOMMU_LAT_S2_INVAL */
@@ -491,7 +492,19 @@ static __always_inline int on_inval_start(u64 *ctx, bool btf)
 	return 0;
 }
 
-/* (ictx, pt_id, viommu_id, entry_num, done_num, result, seq) */
+/*
+ * The time since start_ns, the kernel's ktime_get_ns() at the start of the
+ * call that the end event passes; if it is 0 (the end event was enabled
+ * mid-call), the start this task recorded, if any.
+ */
+static __always_inline u64 since(u64 start_ns, u32 kind, u64 seq)
+{
+	if (start_ns)
+		return bpf_ktime_get_ns() - start_ns;
+	return task_start_take(kind, seq);
+}
+
+/* (ictx, pt_id, viommu_id, entry_num, done_num, result, seq, start_ns) */
 static __always_inline int on_inval_end(u64 *ctx, bool btf)
 {
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
@@ -506,7 +519,7 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf)
 
 	if (!wanted(ictx_id, owner))
 		return 0;
-	ns = task_start_take(VIOMMU_LAT_GUEST_INVAL, ctx[6]);
+	ns = since(ctx[7], VIOMMU_LAT_GUEST_INVAL, ctx[6]);
 	s = vm_get(ictx_id, owner);
 	if (s) {
 		s->guest_invals++;
@@ -585,7 +598,7 @@ static __always_inline int on_s2_start(u64 *ctx, bool btf)
 	return 0;
 }
 
-/* (ictx, parent, unmapped, result, seq) */
+/* (ictx, parent, unmapped, result, seq, start_ns) */
 static __always_inline int on_s2_end(u64 *ctx, bool btf)
 {
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
@@ -598,7 +611,7 @@ static __always_inline int on_s2_end(u64 *ctx, bool btf)
 
 	if (!wanted(ictx_id, owner))
 		return 0;
-	ns = task_start_take(VIOMMU_LAT_S2_INVAL, ctx[4]);
+	ns = since(ctx[5], VIOMMU_LAT_S2_INVAL, ctx[4]);
 	s = vm_get(ictx_id, owner);
 	if (s) {
 		s->s2_invals++;

@@ -12,8 +12,8 @@ load=${VIOMMU_LOAD:?path of viommu-load}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# The tool's programs are attached (20 events, tp_btf or raw_tp)
-attached() { [ "$(bpftool prog show 2>/dev/null | grep -cE 'name (btf|raw)_iommufd')" -ge 20 ]; }
+# The tool's programs are attached: 18 events (20 for trace), tp_btf or raw_tp
+attached() { [ "$(bpftool prog show 2>/dev/null | grep -cE 'name (btf|raw)_iommufd')" -ge 18 ]; }
 wait_attached() {
 	for _ in $(seq 300); do attached && { sleep 0.5; return 0; }; sleep 0.1; done
 	return 1

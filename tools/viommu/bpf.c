@@ -129,15 +129,23 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, args);
 }
 
-/* Keep the programs of one kind (tp_btf or raw_tp) and drop the others */
-static void select_programs(struct viommu_skel *skel, bool raw_tp)
+/*
+ * Keep the programs of one kind (tp_btf or raw_tp) and drop the others.
+ * The end events of invalidations carry their start time, so the start
+ * events are needed only to print them (trace).
+ */
+static void select_programs(struct viommu_skel *skel, bool raw_tp,
+			    bool emit_events)
 {
 	struct bpf_program *prog;
 
 	bpf_object__for_each_program(prog, skel->obj) {
-		bool is_raw = !strncmp(bpf_program__name(prog), "raw_", 4);
+		const char *name = bpf_program__name(prog);
+		bool is_raw = !strncmp(name, "raw_", 4);
+		bool is_start = strstr(name, "_invalidate_start") != NULL;
 
-		bpf_program__set_autoload(prog, is_raw == raw_tp);
+		bpf_program__set_autoload(prog, is_raw == raw_tp &&
+					  (emit_events || !is_start));
 	}
 }
 
@@ -151,7 +159,7 @@ static struct viommu_skel *load(bool raw_tp, bool emit_events)
 	skel->rodata->targ_tgid = common.pid;
 	skel->rodata->targ_ictx = common.vm;
 	skel->rodata->emit_events = emit_events;
-	select_programs(skel, raw_tp);
+	select_programs(skel, raw_tp, emit_events);
 	/* Only trace needs the ring buffer's 4 MiB */
 	if (!emit_events)
 		bpf_map__set_max_entries(skel->maps.events, 4096);
