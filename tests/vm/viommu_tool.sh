@@ -31,7 +31,7 @@ start() {
 stop() { stop_tracer "$tool"; }
 load_field() { grep "^$1 " "$tmp/load" | grep -- "${3:-}" | sed -n "s/.* $2=\([^ ]*\).*/\1/p"; }
 
-tap_plan 40
+tap_plan 42
 
 # --- top: per-VM totals, VMIDs, KVM pid ---
 start top -b --json 1
@@ -59,6 +59,13 @@ got=$(jq -r '.vms[].vmids[]' "$tmp/out" | sort -un | tr '\n' ' ')
 is "top: the VMIDs are the load's" "$got" "$want"
 is "top: S2 fan-out is 2 VMIDs per unmap" \
 	"$(jq -r '.vms[] | select(.s2_fanout != null) | .s2_fanout' "$tmp/out" | sort -u)" "2"
+
+# SIGTERM, as a service manager stops it: clean exit, programs detached
+start top -b 1
+kill -TERM $tool
+wait $tool
+is "top: SIGTERM ends it with status 0" "$?" 0
+tap_result "$(wait_detached; echo $?)" "top: detached its programs after SIGTERM"
 
 # --- top text mode and viommu-top ---
 "$repo/build/viommu-top" -b -n 1 0.5 > "$tmp/text" 2>&1

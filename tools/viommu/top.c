@@ -169,11 +169,22 @@ static void fill_viommus(struct top_row *r, const struct viommu_row *vr, int nvr
 		add_vmid(r, o->vmid);
 	}
 	for (int i = 0; i < nvr; i++) {
+		unsigned int vmid = vr[i].s.vmid;
+
 		if (vr[i].key.ictx_id != r->ictx_id || vr[i].gone)
 			continue;
 		r->viommus++;
-		add_vmid(r, vr[i].s.vmid);
+		/* a VMID assigned before the tool started is in the snapshot */
+		for (int j = 0; !vmid && ctx && j < ctx->nr_objects; j++)
+			if (ctx->objects[j].id == vr[i].key.viommu_id &&
+			    !strcmp(ctx->objects[j].type, "viommu"))
+				vmid = ctx->objects[j].vmid;
+		add_vmid(r, vmid);
 	}
+	/* likewise the KVM VM given at an alloc the tool did not see */
+	for (int j = 0; !r->kvm_pid && ctx && j < ctx->nr_objects; j++)
+		if (!strcmp(ctx->objects[j].type, "viommu"))
+			r->kvm_pid = ctx->objects[j].kvm_pid;
 }
 
 static double sort_value(const struct top_row *r)
