@@ -38,10 +38,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'w':
 		opts.watch = true;
 		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument: %s", arg);
-		break;
 	default:
+		/* argp itself rejects positional arguments nobody takes */
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;

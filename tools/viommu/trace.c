@@ -82,10 +82,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		    common.ringbuf_pages > 65536)
 			argp_error(state, "invalid page count (a power of 2 up to 65536): %s", arg);
 		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument: %s", arg);
-		break;
 	default:
+		/* argp itself rejects positional arguments nobody takes */
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
