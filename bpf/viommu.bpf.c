@@ -112,6 +112,7 @@ struct iopf_group {
 const volatile __s32 targ_tgid;		/* only this VMM, 0 = all */
 const volatile __u32 targ_ictx;		/* only this context, 0 = all */
 const volatile bool emit_events;	/* stream records for viommu trace */
+const volatile bool per_viommu_lat;	/* guest invalidations per vIOMMU too (lat -V) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -529,7 +530,8 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf)
 		if (ns)
 			hist_add(&s->lat[VIOMMU_LAT_GUEST_INVAL], ns);
 	}
-	if (viommu_id) {
+	/* per vIOMMU only when asked: it doubles the map work per call */
+	if (per_viommu_lat && viommu_id) {
 		vs = viommu_get(ictx_id, viommu_id, owner);
 		if (vs) {
 			vs->guest_invals++;

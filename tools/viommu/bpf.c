@@ -159,6 +159,7 @@ static struct viommu_skel *load(bool raw_tp, bool emit_events)
 	skel->rodata->targ_tgid = common.pid;
 	skel->rodata->targ_ictx = common.vm;
 	skel->rodata->emit_events = emit_events;
+	skel->rodata->per_viommu_lat = common.per_viommu;
 	select_programs(skel, raw_tp, emit_events);
 	/* Only trace needs the ring buffer's 4 MiB */
 	if (!emit_events)

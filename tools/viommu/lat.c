@@ -51,6 +51,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'V':
 		opts.per_viommu = true;
+		common.per_viommu = true;
 		break;
 	case 'T':
 		opts.timestamp = true;

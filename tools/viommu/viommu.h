@@ -29,6 +29,7 @@ struct common_opts {
 	bool json;		/* --json */
 	bool ms;		/* -m: milliseconds */
 	unsigned int ringbuf_pages;	/* trace ring buffer size, 0 = default */
+	bool per_viommu;	/* count guest invalidations per vIOMMU too */
 };
 
 extern struct common_opts common;
