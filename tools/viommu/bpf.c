@@ -223,17 +223,25 @@ const char *viommu_bpf_attach_mode(struct viommu_bpf *vb)
 	return vb->raw_tp ? "raw_tp" : "tp_btf";
 }
 
-int viommu_bpf_events_fd(struct viommu_bpf *vb)
+/* Load with event records on, and a ring buffer that hands them to fn */
+struct viommu_bpf *viommu_bpf_open_events(ring_buffer_sample_fn fn,
+					  struct ring_buffer **rb)
 {
-	return bpf_map__fd(vb->skel->maps.events);
+	struct viommu_bpf *vb = viommu_bpf_open(true);
+
+	if (!vb)
+		return NULL;
+	*rb = ring_buffer__new(bpf_map__fd(vb->skel->maps.events), fn, NULL, NULL);
+	if (!*rb) {
+		fprintf(stderr, "viommu: ring buffer: %s\n", strerror(errno));
+		viommu_bpf_close(vb);
+		return NULL;
+	}
+	return vb;
 }
 
-static void sum_hist(struct viommu_hist *dst, const struct viommu_hist *src)
-{
-	hist_merge(dst, src);
-}
-
-static void sum_vm(struct viommu_vm_stats *d, const struct viommu_vm_stats *s)
+/* d += s: per-CPU copies into one row, or rows into a total */
+void viommu_vm_stats_add(struct viommu_vm_stats *d, const struct viommu_vm_stats *s)
 {
 	if (s->owner_tgid)
 		d->owner_tgid = s->owner_tgid;
@@ -251,10 +259,20 @@ static void sum_vm(struct viommu_vm_stats *d, const struct viommu_vm_stats *s)
 	d->viommus_allocated += s->viommus_allocated;
 	d->viommus_destroyed += s->viommus_destroyed;
 	for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
-		sum_hist(&d->lat[k], &s->lat[k]);
+		hist_merge(&d->lat[k], &s->lat[k]);
 }
 
-/* Every VM's counters, summed over CPUs; returns the number of rows */
+static int cmp_vm_row(const void *a, const void *b)
+{
+	const struct vm_row *x = a, *y = b;
+
+	return (x->ictx_id > y->ictx_id) - (x->ictx_id < y->ictx_id);
+}
+
+/*
+ * Every VM's counters, summed over CPUs, in context id order; returns the
+ * number of rows
+ */
 int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows)
 {
 	int fd = bpf_map__fd(vb->skel->maps.vm_stats), n = 0, cap = 0;
@@ -280,10 +298,12 @@ int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows)
 		memset(&(*rows)[n], 0, sizeof(**rows));
 		(*rows)[n].ictx_id = key;
 		for (int c = 0; c < vb->ncpus; c++)
-			sum_vm(&(*rows)[n].s, &percpu[c]);
+			viommu_vm_stats_add(&(*rows)[n].s, &percpu[c]);
 		n++;
 	}
 	free(percpu);
+	if (n > 0)
+		qsort(*rows, n, sizeof(**rows), cmp_vm_row);
 	return n;
 }
 

@@ -124,13 +124,6 @@ static void print_summary(const struct viommu_hist *h)
 	       common.ms ? "ms" : "us");
 }
 
-static int cmp_vm(const void *a, const void *b)
-{
-	const struct vm_row *x = a, *y = b;
-
-	return (x->ictx_id > y->ictx_id) - (x->ictx_id < y->ictx_id);
-}
-
 static int cmp_viommu(const void *a, const void *b)
 {
 	const struct viommu_row *x = a, *y = b;
@@ -193,7 +186,6 @@ static void report(struct viommu_bpf *vb)
 		struct vm_row *vms;
 		int n = viommu_bpf_read_vms(vb, &vms);
 
-		qsort(vms, n > 0 ? n : 0, sizeof(*vms), cmp_vm);
 		for (int i = 0; i < n; i++) {
 			struct viommu_key key = { .ictx_id = vms[i].ictx_id };
 			struct json_object *o = NULL, *lat = NULL;

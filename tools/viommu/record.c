@@ -93,13 +93,6 @@ static struct json_object *lat_json(const struct viommu_vm_stats *s)
 	return lat;
 }
 
-static int cmp_vm(const void *a, const void *b)
-{
-	const struct vm_row *x = a, *y = b;
-
-	return (x->ictx_id > y->ictx_id) - (x->ictx_id < y->ictx_id);
-}
-
 static int write_record(struct viommu_bpf *vb, double secs, int status)
 {
 	struct json_object *root = json_object_new_object(), *vms = json_object_new_array();
@@ -110,7 +103,6 @@ static int write_record(struct viommu_bpf *vb, double secs, int status)
 	int n = viommu_bpf_read_vms(vb, &rows), rc = 0;
 	FILE *f;
 
-	qsort(rows, n > 0 ? n : 0, sizeof(*rows), cmp_vm);
 	json_object_object_add(root, "schema_version", json_object_new_int(VIOMMU_SCHEMA_VERSION));
 	json_object_object_add(root, "type", json_object_new_string(RECORD_TYPE));
 	json_object_object_add(root, "scenario", json_object_new_string(ropts.scenario));
@@ -137,18 +129,7 @@ static int write_record(struct viommu_bpf *vb, double secs, int status)
 		json_object_object_add(o, "lat", lat_json(&rows[i].s));
 		json_object_array_add(vms, o);
 
-		sum.guest_invals += rows[i].s.guest_invals;
-		sum.guest_inval_entries += rows[i].s.guest_inval_entries;
-		sum.guest_inval_errors += rows[i].s.guest_inval_errors;
-		sum.s2_invals += rows[i].s.s2_invals;
-		sum.vmid_invals += rows[i].s.vmid_invals;
-		sum.vevents_queued += rows[i].s.vevents_queued;
-		sum.vevents_lost += rows[i].s.vevents_lost;
-		sum.faults += rows[i].s.faults;
-		sum.fault_responses += rows[i].s.fault_responses;
-		sum.viommus_allocated += rows[i].s.viommus_allocated;
-		for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
-			hist_merge(&sum.lat[k], &rows[i].s.lat[k]);
+		viommu_vm_stats_add(&sum, &rows[i].s);
 	}
 	json_object_object_add(total, "vms", json_object_new_int(n > 0 ? n : 0));
 	add_counts(total, &sum);
@@ -173,14 +154,6 @@ static int write_record(struct viommu_bpf *vb, double secs, int status)
 	return rc;
 }
 
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int cmd_record(int argc, char **argv)
 {
 	const struct argp_child children[] = { { &common_argp, 0, "Common options:", 0 }, {} };
@@ -196,7 +169,7 @@ int cmd_record(int argc, char **argv)
 	vb = viommu_bpf_open(false);
 	if (!vb)
 		return 1;
-	start = mono();
+	start = monotonic_s();
 	if (ropts.command) {
 		child = fork();
 		if (child < 0) {
@@ -220,7 +193,7 @@ int cmd_record(int argc, char **argv)
 				break;
 			}
 		}
-		if (ropts.duration && mono() - start >= ropts.duration)
+		if (ropts.duration && monotonic_s() - start >= ropts.duration)
 			break;
 		if (!child && !ropts.duration)
 			pause();
@@ -233,7 +206,7 @@ int cmd_record(int argc, char **argv)
 		waitpid(child, &status, 0);
 		exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	}
-	if (write_record(vb, mono() - start, exit_code))
+	if (write_record(vb, monotonic_s() - start, exit_code))
 		exit_code = 1;
 	viommu_bpf_close(vb);
 	return exit_code;

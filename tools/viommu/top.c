@@ -322,19 +322,11 @@ static void delta(struct top_row *r, const struct viommu_vm_stats *now,
 	hist_sub(&r->fault, &now->lat[VIOMMU_LAT_FAULT], &prev->lat[VIOMMU_LAT_FAULT]);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Wait for the interval; on the screen, keys: q quits, s changes the sort */
 static void wait_interval(double until, bool screen)
 {
 	while (!exiting) {
-		double left = until - now_s();
+		double left = until - monotonic_s();
 
 		if (left <= 0)
 			return;
@@ -383,7 +375,7 @@ int cmd_top(int argc, char **argv)
 		       viommu_bpf_attach_mode(vb));
 		fflush(stdout);
 	}
-	last = now_s();
+	last = monotonic_s();
 	while (!exiting && (!opts.count || n < opts.count)) {
 		struct viommu_row *vr = NULL;
 		struct top_row *rows = NULL;
@@ -396,7 +388,7 @@ int cmd_top(int argc, char **argv)
 		wait_interval(last + opts.interval, screen);
 		if (exiting && n)
 			break;
-		t = now_s();
+		t = monotonic_s();
 		nvm = viommu_bpf_read_vms(vb, &vms);
 		nvr = viommu_bpf_read_viommus(vb, &vr);
 		rows = calloc((nvm > 0 ? nvm : 0) + start_snap.nr_ctxs + 1, sizeof(*rows));

@@ -301,15 +301,9 @@ int cmd_topo(int argc, char **argv)
 	}
 	/* Attach before the snapshot, so no change falls between the two */
 	if (opts.watch) {
-		vb = viommu_bpf_open(true);
+		vb = viommu_bpf_open_events(on_event, &rb);
 		if (!vb)
 			return 1;
-		rb = ring_buffer__new(viommu_bpf_events_fd(vb), on_event, NULL, NULL);
-		if (!rb) {
-			fprintf(stderr, "viommu: ring buffer: %s\n", strerror(errno));
-			viommu_bpf_close(vb);
-			return 1;
-		}
 	}
 	if (snapshot_take(&snap, common.pid)) {
 		fprintf(stderr, "viommu: cannot read /proc: %s\n", strerror(errno));

@@ -248,15 +248,9 @@ int cmd_trace(int argc, char **argv)
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
-	vb = viommu_bpf_open(true);
+	vb = viommu_bpf_open_events(on_event, &rb);
 	if (!vb)
 		return 1;
-	rb = ring_buffer__new(viommu_bpf_events_fd(vb), on_event, NULL, NULL);
-	if (!rb) {
-		fprintf(stderr, "viommu: ring buffer: %s\n", strerror(errno));
-		viommu_bpf_close(vb);
-		return 1;
-	}
 	if (!common.json) {
 		printf("Tracing vIOMMU events (%s)... Hit Ctrl-C to end.\n",
 		       viommu_bpf_attach_mode(vb));

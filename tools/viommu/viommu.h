@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <linux/types.h>
+#include <bpf/libbpf.h>
 #include <json-c/json.h>
 
 #include "../../bpf/viommu.h"
@@ -106,7 +107,10 @@ int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows);
 int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows);
 void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id);
 uint64_t viommu_bpf_events_lost(struct viommu_bpf *vb);
-int viommu_bpf_events_fd(struct viommu_bpf *vb);
+struct viommu_bpf *viommu_bpf_open_events(ring_buffer_sample_fn fn,
+					  struct ring_buffer **rb);
+void viommu_vm_stats_add(struct viommu_vm_stats *d,
+			 const struct viommu_vm_stats *s);
 const char *viommu_bpf_attach_mode(struct viommu_bpf *vb);
 int viommu_bpf_prog_stats(struct viommu_bpf *vb, uint64_t *run_ns,
 			  uint64_t *run_cnt);
@@ -135,5 +139,7 @@ extern const char *const lat_kind_names[VIOMMU_LAT_KINDS];
 
 /* JSON output: one object per line, flushed */
 void json_emit(struct json_object *obj);
+/* CLOCK_MONOTONIC in seconds */
+double monotonic_s(void);
 
 #endif /* VIOMMU_TOOL_H */
