@@ -160,6 +160,12 @@ cmd_prepare() {
 	if ! git diff --quiet HEAD; then
 		die "$tree has uncommitted changes; commit them and run '$0 export', or discard them"
 	fi
+	# An interrupted "check --bisect" leaves an older commit checked out
+	if [ "$(git symbolic-ref -q --short HEAD)" != series ] &&
+	   git rev-parse -q --verify series >/dev/null; then
+		say "returning $tree to branch series (was at $(git log --oneline -1 | cut -c1-60))"
+		git checkout -q series
+	fi
 	old=$(git rev-parse HEAD)
 	if [ "$rec_stamp" = "$want" ]; then
 		[ "$old" = "$rec_head" ] ||
@@ -312,6 +318,7 @@ cmd_check() {
 	done
 	# Build each prefix of the series: the series must bisect.
 	if [ "${1:-}" = --bisect ]; then
+		trap 'git -C "$tree" checkout -q series' EXIT
 		for c in $commits; do
 			git checkout -q "$c"
 			say "building at $(git log --oneline -1)"
