@@ -46,29 +46,29 @@ test-bins: $(VM_PROGS) $(OUT)/viommu-load tools
 # The viommu tool: CO-RE BPF programs, so it builds without the patched
 # kernel at hand (its BTF is needed only at run time).
 BPF_CLANG  ?= clang
-BPF_CFLAGS := -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 \
+BPF_CFLAGS = -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 \
 	      -I/usr/include/$(shell $(CC) -dumpmachine)
 VIOMMU_SRCS := $(wildcard tools/viommu/*.c)
-VIOMMU_LIBS := $(shell pkg-config --libs libbpf json-c ncursesw 2>/dev/null || \
+VIOMMU_LIBS = $(shell pkg-config --libs libbpf json-c ncursesw 2>/dev/null || \
 		 echo -lbpf -lelf -lz -ljson-c -lncursesw -ltinfo) -lcap -lm
 
 .PHONY: tools
 tools: $(OUT)/viommu $(OUT)/viommu-top
 
-$(OUT)/bpf/viommu.bpf.o: bpf/viommu.bpf.c bpf/viommu.h
+$(OUT)/bpf/viommu.bpf.o: bpf/viommu.bpf.c bpf/viommu.h | deps
 	@mkdir -p $(@D)
 	$(BPF_CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUT)/bpf/viommu.skel.h: $(OUT)/bpf/viommu.bpf.o
 	bpftool gen skeleton $< name viommu_skel > $@.tmp && mv $@.tmp $@
 
-$(OUT)/viommu: $(VIOMMU_SRCS) tools/viommu/viommu.h bpf/viommu.h $(OUT)/bpf/viommu.skel.h
+$(OUT)/viommu: $(VIOMMU_SRCS) tools/viommu/viommu.h bpf/viommu.h $(OUT)/bpf/viommu.skel.h | deps
 	$(CC) $(CFLAGS) -I$(OUT)/bpf -o $@ $(VIOMMU_SRCS) $(VIOMMU_LIBS)
 
 # Host unit tests of the tool's pure logic
 VIOMMU_PURE := tools/viommu/hist.c tools/viommu/snapshot.c tools/viommu/compare.c
 $(OUT)/unit/viommu_logic: tests/unit/viommu_logic.c $(VIOMMU_PURE) tools/viommu/viommu.h \
-		bpf/viommu.h tests/lib/tap.h
+		bpf/viommu.h tests/lib/tap.h | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(VIOMMU_PURE) -ljson-c -lm
 
@@ -77,7 +77,7 @@ $(OUT)/viommu-top: $(OUT)/viommu
 
 # The load generator: a user tool, built against the patched uAPI headers
 $(OUT)/viommu-load: tools/viommu-load.c $(MOCK_LIB) tools/lib/iommufd_mock.h \
-		$(KBUILD)/usr/include/linux/iommufd.h
+		$(KBUILD)/usr/include/linux/iommufd.h | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -o $@ $< $(MOCK_LIB) -lpthread
 
@@ -85,7 +85,7 @@ vpath %.c tests/vm tests/bench
 
 $(VM_PROGS): $(OUT)/tests/%: %.c $(MOCK_LIB) $(TRACEFS_LIB) \
 		tests/lib/tap.h tests/vm/lib/tracefs.h tools/lib/iommufd_mock.h \
-		$(KBUILD)/usr/include/linux/iommufd.h
+		$(KBUILD)/usr/include/linux/iommufd.h | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -Itests/vm/lib -o $@ $< $(MOCK_LIB) $(TRACEFS_LIB)
 
@@ -103,7 +103,7 @@ test-variants: test-bins
 	@scripts/run-tests.sh variants
 
 # Benchmarks report ratios measured side by side in one VM boot; never tests.
-bench: test-bins
+bench: kernel test-bins
 	@TEST_BIN=$(CURDIR)/$(OUT)/tests scripts/vm-run.sh -t 1800 -r $(RESULTS)/bench -- \
 		sh -c 'tests/bench/bench_tracepoints.sh && tests/bench/bench_viommu.sh' 
 

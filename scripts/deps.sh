@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
 	# kernel build
-	make gcc flex bison bc libelf-dev libssl-dev dwarves cpio kmod
+	make gcc ccache flex bison bc libelf-dev libssl-dev dwarves cpio kmod
 	xz-utils git python3 python3-ply python3-git rsync jq
 	# test VM
 	qemu-system-x86

@@ -27,6 +27,7 @@
 #   VIOMMU_LINUX_TARBALL   use this linux-source-7.3.tar.xz instead of apt
 #   VIOMMU_JOBS            make -j (default: cores + 1)
 #   VIOMMU_VARIANT         build kernel/variants/NAME.config into build-NAME/
+#   VIOMMU_CCACHE=0        compile without ccache ($VIOMMU_CACHE/ccache)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -56,6 +57,18 @@ base_env=(GIT_AUTHOR_NAME=base GIT_AUTHOR_EMAIL=base@localhost
 # shellcheck source=/dev/null
 . "$repo/kernel/BASE"
 
+# Every kernel build goes through ccache, kept in the cache directory. Paths
+# under the cache are hashed relative to the build directory and the
+# directory itself is not hashed, so a variant in build-NAME/ reuses the
+# main build's objects wherever its configuration leaves them unchanged.
+kcc=gcc
+if [ "${VIOMMU_CCACHE:-1}" != 0 ] && command -v ccache >/dev/null; then
+	kcc="ccache gcc"
+	export CCACHE_DIR=$cache/ccache CCACHE_BASEDIR=$cache CCACHE_NOHASHDIR=1
+	export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+fi
+kmake() { make -s -C "$tree" O="$build" ARCH=x86_64 CC="$kcc" "$@"; }
+
 say() { printf 'kernel.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
@@ -65,13 +78,8 @@ lock() {
 	flock 9
 }
 
-# The Debian mirror this machine already uses, from its own apt config.
-apt_mirror() {
-	local codename
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-	apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' |
-		awk -v c="$codename" '$2 == c && $3 == "deb" { print $1; exit }'
-}
+# shellcheck source=scripts/apt-mirror.sh
+. "$repo/scripts/apt-mirror.sh"
 
 deb_path() { echo "$cache/dl/${PACKAGE}_${VERSION}_all.deb" | sed 's/:/%3a/'; }
 
@@ -253,10 +261,10 @@ configure() {
 	fi
 	mkdir -p "$build"
 	say "configuring: tinyconfig + kernel/viommu.config${variant:+ + kernel/variants/$variant.config}"
-	make -s -C "$tree" O="$build" ARCH=x86_64 tinyconfig >/dev/null
+	kmake tinyconfig >/dev/null
 	(cd "$tree" && KCONFIG_CONFIG="$build/.config" \
 		scripts/kconfig/merge_config.sh -m -O "$build" "$build/.config" "${fragments[@]}" >/dev/null)
-	make -s -C "$tree" O="$build" ARCH=x86_64 olddefconfig >/dev/null
+	kmake olddefconfig >/dev/null
 	# Every option the fragment asks for must have survived olddefconfig.
 	local missing
 	# A later fragment overrides an earlier one.
@@ -279,7 +287,7 @@ cmd_build() {
 	cmd_prepare
 	configure
 	say "building bzImage (-j$jobs)"
-	make -s -C "$tree" O="$build" ARCH=x86_64 -j"$jobs" bzImage modules headers
+	kmake -j"$jobs" bzImage modules headers
 	if [ -n "$variant" ]; then
 		cmd_path
 		return
@@ -322,7 +330,7 @@ cmd_check() {
 		for c in $commits; do
 			git checkout -q "$c"
 			say "building at $(git log --oneline -1)"
-			make -s -C "$tree" O="$build" ARCH=x86_64 -j"$jobs" bzImage || rc=1
+			kmake -j"$jobs" bzImage || rc=1
 		done
 		git checkout -q series
 	fi

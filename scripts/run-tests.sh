@@ -77,20 +77,29 @@ run_variants() {
 rm -rf "$results"
 mkdir -p "$results"
 start=$(date +%s)
+# Everything a run uses is installed before anything uses it.
+deps_ok() {
+	scripts/deps.sh > "$results/deps.log" 2>&1 && return 0
+	cat "$results/deps.log"
+	step_tap deps 1 "install the Debian packages the project needs"
+	return 1
+}
 case $what in
-unit) run_unit ;;
-vm) run_vm ;;
-variants) run_variants ;;
+unit) deps_ok && run_unit ;;
+vm) deps_ok && run_vm ;;
+variants) deps_ok && run_variants ;;
 all)
-	run_unit
-	echo "== kernel build"
-	if scripts/deps.sh && scripts/kernel.sh build > "$results/kernel-build.log" 2>&1; then
-		step_tap kernel-build 0 "kernel and selftests build"
-		run_vm
-		run_variants
-	else
-		tail -30 "$results/kernel-build.log"
-		step_tap kernel-build 1 "kernel and selftests build"
+	if deps_ok; then
+		run_unit
+		echo "== kernel build"
+		if scripts/kernel.sh build > "$results/kernel-build.log" 2>&1; then
+			step_tap kernel-build 0 "kernel and selftests build"
+			run_vm
+			run_variants
+		else
+			tail -30 "$results/kernel-build.log"
+			step_tap kernel-build 1 "kernel and selftests build"
+		fi
 	fi
 	;;
 *) sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
