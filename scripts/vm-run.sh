@@ -46,6 +46,16 @@ fi
 command -v qemu-system-x86_64 >/dev/null ||
 	{ echo "vm-run.sh: qemu-system-x86_64 missing (run 'make deps')" >&2; exit 125; }
 
+# One test VM at a time on this machine: two TCG guests on two cores would
+# each run at half speed and stretch every timeout in them.
+cache=${VIOMMU_CACHE:-/var/cache/viommu}
+mkdir -p "$cache"
+exec 8>"$cache/.vm.lock"
+if ! flock -n 8; then
+	echo "vm-run.sh: waiting for another test VM to finish" >&2
+	flock 8
+fi
+
 mkdir -p "$results"
 results=$(cd "$results" && pwd)
 ctl=$results/.vm
@@ -70,7 +80,6 @@ append+=" rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
 append+=" init=$repo/scripts/vm-init.sh panic=-1 oops=panic"
 append+=" vm_results=$results"
 # Paths under the guest's tmpfs dirs that must stay visible (see vm-init.sh)
-cache=${VIOMMU_CACHE:-/var/cache/viommu}
 append+=" vm_keep=$repo,$PWD,$cache"
 
 qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem"
