@@ -65,7 +65,7 @@ check_target() {
 	# The machine's own apt configuration (mirror, options) and resolver
 	rm -f "$root"/etc/apt/sources.list "$root"/etc/apt/sources.list.d/*
 	cp -a /etc/apt/sources.list.d/. "$root/etc/apt/sources.list.d/" 2>/dev/null || true
-	[ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$root/etc/apt/"
+	if [ -f /etc/apt/sources.list ]; then cp /etc/apt/sources.list "$root/etc/apt/"; fi
 	cp -a /etc/apt/apt.conf.d/. "$root/etc/apt/apt.conf.d/"
 	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
 	mkdir -p "$root/src"
