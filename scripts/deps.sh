@@ -9,6 +9,9 @@ packages=(
 	# kernel build
 	make gcc ccache flex bison bc libelf-dev libssl-dev dwarves cpio kmod
 	xz-utils git python3 python3-ply python3-git rsync jq
+	# checkpatch, and the tools the test scripts call (pkill, sysctl, ip,
+	# column)
+	perl procps iproute2 bsdextrautils
 	# test VM
 	qemu-system-x86
 	# BPF toolchain and tracing

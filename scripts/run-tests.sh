@@ -77,6 +77,35 @@ run_variants() {
 rm -rf "$results"
 mkdir -p "$results"
 start=$(date +%s)
+# The series as it would go to the list: checkpatch --strict on every patch,
+# and the cached tree equal to kernel/patches (the per-prefix build of
+# "kernel.sh check --bisect" is left to a command: about 10 min).
+run_kernel_checks() {
+	local rc
+	echo "== kernel series: checkpatch --strict, drift"
+	scripts/kernel.sh check > "$results/checkpatch.log" 2>&1
+	rc=$?
+	[ $rc -eq 0 ] || cat "$results/checkpatch.log"
+	step_tap checkpatch "$rc" "checkpatch --strict passes on every patch of kernel/patches"
+	scripts/kernel.sh drift > "$results/drift.log" 2>&1
+	rc=$?
+	[ $rc -eq 0 ] || cat "$results/drift.log"
+	step_tap drift "$rc" "the kernel built and tested is kernel/patches, with nothing else"
+}
+
+# The kernel log check can see what it names (throwaway boots with LKDTM)
+run_boot_checks() {
+	echo "== kernel log check: one report of each kind"
+	tests/boot/kernel_log_check.sh "$results/boot" > "$results/kernel-log-check.tap" 2>&1
+	cat "$results/kernel-log-check.tap"
+}
+
+# The performance gate: guest instructions per event against the baseline
+run_perf() {
+	echo "== performance gate (instruction counts)"
+	scripts/perf-gate.sh "$results"
+}
+
 # Everything a run uses is installed before anything uses it.
 deps_ok() {
 	scripts/deps.sh > "$results/deps.log" 2>&1 && return 0
@@ -89,13 +118,23 @@ unit) deps_ok && run_unit ;;
 vm) deps_ok && run_vm ;;
 variants) deps_ok && run_variants ;;
 all)
+	# The kernel, selftests and tree stay as built until the last VM is
+	# done: a concurrent build cannot swap them under the run.
+	cache=${VIOMMU_CACHE:-/var/cache/viommu}
+	mkdir -p "$cache"
+	exec 9>"$cache/.lock"
+	flock 9
+	export VIOMMU_CACHE_LOCKED=1
 	if deps_ok; then
 		run_unit
 		echo "== kernel build"
 		if scripts/kernel.sh build > "$results/kernel-build.log" 2>&1; then
 			step_tap kernel-build 0 "kernel and selftests build"
+			run_kernel_checks
 			run_vm
 			run_variants
+			run_boot_checks
+			run_perf
 		else
 			tail -30 "$results/kernel-build.log"
 			step_tap kernel-build 1 "kernel and selftests build"

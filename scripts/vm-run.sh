@@ -11,20 +11,25 @@
 #   -m, --mem SIZE         guest memory (default 2G)
 #   -c, --cpus N           vCPUs (default 2)
 #   -v, --verbose          stream the kernel console as well
+#   -i, --icount           count instructions: guest time advances 1 ns per
+#                          guest instruction (QEMU -icount shift=0,sleep=off),
+#                          so a rate the guest measures is an instruction
+#                          count; the guest sees VIOMMU_ICOUNT=1
 #
 # The guest sees the host root read-only over virtio-9p (multidevs=remap),
 # with tmpfs on /tmp, /run, /var/tmp, /root and /dev/shm. COMMAND runs in
 # the current directory with its output on this terminal; its exit status
 # is ours. The run fails (exit 125) when the VM dies without reporting a
-# status, times out, or when the kernel log shows BUG:, WARNING:, KASAN,
-# Oops, a lockdep report or a panic. The console log is kept in
-# DIR/console.log.
+# status, times out, or when the kernel log shows a report of a kind listed
+# in scripts/kernel-log-patterns (BUG, WARNING, Oops, KASAN, KFENCE, UBSAN,
+# list corruption, lockdep, soft lockup, RCU stall, hung task, kmemleak).
+# The console log is kept in DIR/console.log.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-kernel= results=$PWD/results/vm timeout=600 mem=2G cpus=2 verbose=0
+kernel= results=$PWD/results/vm timeout=600 mem=2G cpus=2 verbose=0 icount=0
 
-usage() { sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-k | --kernel) kernel=$2; shift 2 ;;
@@ -33,6 +38,7 @@ while [ $# -gt 0 ]; do
 	-m | --mem) mem=$2; shift 2 ;;
 	-c | --cpus) cpus=$2; shift 2 ;;
 	-v | --verbose) verbose=1; shift ;;
+	-i | --icount) icount=1; shift ;;
 	--) shift; break ;;
 	-h | --help) usage ;;
 	*) break ;;
@@ -64,6 +70,7 @@ mkdir -p "$ctl"
 console=$results/console.log
 : > "$console"
 
+[ "$icount" = 1 ] && export VIOMMU_ICOUNT=1
 # The command, its directory and environment, as a script the guest runs.
 {
 	echo "cd $(printf '%q' "$PWD")"
@@ -93,6 +100,7 @@ qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem"
       -serial chardev:con
       -chardev stdio,id=out,signal=off
       -serial chardev:out)
+[ "$icount" = 1 ] && qemu+=(-icount shift=0,sleep=off)
 
 tailpid=
 if [ "$verbose" = 1 ]; then
@@ -110,11 +118,16 @@ fail() {
 	echo "vm-run.sh: console log: $console" >&2
 	exit 125
 }
+# Kernel reports first: a report often explains a time-out or a lost status.
+kinds=
+while IFS=$'\t' read -r kind re; do
+	case $kind in '#'* | '') continue ;; esac
+	if grep -Eq "$re" "$console"; then
+		kinds+=" $kind"
+		grep -E -m3 -A20 "$re" "$console" >&2
+	fi
+done < "$repo/scripts/kernel-log-patterns"
+[ -z "$kinds" ] || fail "kernel reported a problem:$kinds"
 [ $qrc -eq 137 ] && fail "VM timed out after ${timeout}s"
-pattern='BUG:|WARNING:|KASAN|Oops|Kernel panic|possible recursive locking|circular locking dependency|INFO: task .* blocked'
-if grep -Eq "$pattern" "$console"; then
-	grep -E -m5 -A20 "$pattern" "$console" >&2
-	fail "kernel reported a problem"
-fi
 [ -s "$ctl/rc" ] || fail "VM exited (qemu status $qrc) without reporting the command's status"
 exit "$(cat "$ctl/rc")"

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# measure.sh - runs in a test VM booted with "vm-run.sh --icount": guest
+# instructions per event of each kind, with the iommufd events off, with an
+# empty BPF program on every event viommu top uses (the floor), with
+# viommu top attached and (--bpftrace) with an equivalent bpftrace program;
+# and viommu top's own instructions per 1 s interval with 64 VMs.
+#
+# usage: measure.sh [--rounds N] [--bpftrace] [--out FILE.json]
+#
+# Under instruction counting guest time advances 1 ns per instruction, so
+# "T guest seconds for K events" is T * 1e9 / K instructions per event.
+# Rounds alternate between the configurations and each figure is the median
+# of its rounds. Nothing else runs in the guest meanwhile: every vCPU's
+# instructions advance the same clock.
+#
+# Environment: VIOMMU_PERF_DELAY_US=N injects an N us delay into every mock
+# guest invalidation (a deliberate regression, to prove the gate).
+set -euo pipefail
+. "$(dirname "$0")/../lib/tap.sh"	# stop_tracer
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+viommu=$repo/build/viommu
+load=$repo/build/viommu-load
+empty=$repo/build/bench/empty_attach
+rounds=3 bpftrace=0 out=/dev/stdout
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rounds) rounds=$2; shift 2 ;;
+	--bpftrace) bpftrace=1; shift ;;
+	--out) out=$2; shift 2 ;;
+	*) echo "usage: measure.sh [--rounds N] [--bpftrace] [--out FILE]" >&2; exit 2 ;;
+	esac
+done
+[ "${VIOMMU_ICOUNT:-0}" = 1 ] ||
+	{ echo "measure.sh: needs a VM booted with vm-run.sh --icount" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+delay=()
+[ -n "${VIOMMU_PERF_DELAY_US:-}" ] && delay=(-D "$VIOMMU_PERF_DELAY_US")
+inval_secs=0.2 s2_unmaps=2000 faults=2000
+
+# The events viommu top attaches to: every one it needs but the
+# invalidation start (the end event carries the start time).
+top_events=$(sed -n '/^static const char \*const required_events/,/^};/p' \
+		"$repo/tools/viommu/bpf.c" | grep -o '"iommufd_[a-z0-9_]*"' |
+		tr -d '"' | grep -v '^iommufd_cache_invalidate_start$')
+n_top_events=$(echo "$top_events" | wc -l)
+
+now_ns() { local t=$EPOCHREALTIME; echo $(( ${t%.*} * 1000000000 + 10#${t#*.} * 1000 )); }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+field() { # KEY: the value of KEY=... on viommu-load's "viommu" lines, summed
+	awk -v k="$1" '/^viommu / { for (i = 2; i <= NF; i++) {
+		split($i, a, "="); if (a[1] == k) s += a[2] } } END { print s + 0 }'
+}
+# Elapsed guest ns of one viommu-load run
+run_ns() { local t0 t1; t0=$(now_ns); "$load" "$@" > /dev/null; t1=$(now_ns); echo $((t1 - t0)); }
+
+guest_inval() {
+	local k
+	k=$("$load" -V 1 -i 1 -d "$inval_secs" -u 0 "${delay[@]}" | field invalidations)
+	awk -v s="$inval_secs" -v k="$k" 'BEGIN { printf "%.0f\n", s * 1e9 / k }'
+}
+# Per unmap of an S2 shared by three vIOMMUs (three VMIDs): the run with
+# unmaps less the same run without, over the number of unmaps.
+s2_unmap() {
+	local with without
+	with=$(run_ns -V 1 -i 3 -n 0 -u "$s2_unmaps")
+	without=$(run_ns -V 1 -i 3 -n 0 -u 0)
+	echo $(( (with - without) / s2_unmaps ))
+}
+fault() {
+	local with without
+	with=$(run_ns -V 1 -i 1 -n 0 -u 0 -F "$faults")
+	without=$(run_ns -V 1 -i 1 -n 0 -u 0 -F 0)
+	echo $(( (with - without) / faults ))
+}
+
+# attach CONFIG: start what CONFIG measures and wait until it is attached;
+# leaves its pid in $tracer (empty for "off").
+attached_count() { bpftool prog show 2>/dev/null | grep -cE "$1" || true; }
+wait_for() { # PATTERN COUNT
+	local i
+	for i in $(seq 600); do
+		[ "$(attached_count "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "measure.sh: $3 did not attach" >&2
+	exit 1
+}
+tracer=
+attach() {
+	case $1 in
+	off) tracer= ;;
+	empty)
+		# shellcheck disable=SC2086
+		"$empty" "$repo/build/bench/empty_attach.bpf.o" $top_events > "$tmp/empty" &
+		tracer=$!
+		wait_for 'name empty ' "$n_top_events" "the empty program" ;;
+	top)
+		"$viommu" top -b 3600 > /dev/null 2>&1 &
+		tracer=$!
+		wait_for 'name btf_iommufd' "$n_top_events" "viommu top" ;;
+	bpftrace)
+		bpftrace -e 'BEGIN { printf("ready\n"); }
+			tracepoint:iommufd:iommufd_cache_invalidate_end {
+				@lat_us[args->ictx_id] = hist(args->duration_ns / 1000);
+				@invals[args->ictx_id] = count();
+				@entries[args->ictx_id] = sum(args->done_num); }' \
+			> "$tmp/bt" 2>&1 &
+		tracer=$!
+		local i
+		for i in $(seq 1200); do
+			grep -q '^ready' "$tmp/bt" && break
+			sleep 0.1
+		done
+		grep -q '^ready' "$tmp/bt" || { echo "measure.sh: bpftrace did not start" >&2; exit 1; } ;;
+	esac
+	# let the tracer's own start-up work finish before measuring
+	sleep 1
+}
+detach() { [ -z "$tracer" ] || stop_tracer "$tracer" > /dev/null 2>&1 || true; }
+
+configs=(off empty top)
+[ "$bpftrace" = 1 ] && configs+=(bpftrace)
+declare -A vals
+for r in $(seq "$rounds"); do
+	for c in "${configs[@]}"; do
+		attach "$c"
+		vals[guest_inval.$c]+=" $(guest_inval)"
+		if [ "$c" != bpftrace ]; then
+			vals[s2_unmap.$c]+=" $(s2_unmap)"
+			vals[fault.$c]+=" $(fault)"
+		fi
+		detach
+	done
+	echo "# round $r done" >&2
+done
+
+# viommu top's own instructions per 1 s interval, 64 VMs invalidating
+"$viommu" top -b 1 > /dev/null 2>&1 &
+tracer=$!
+wait_for 'name btf_iommufd' "$n_top_events" "viommu top"
+sleep 1
+read -r run0 _ < "/proc/$tracer/schedstat"
+t0=$(now_ns)
+"$load" -V 64 -i 1 -d 2 -u 0 > /dev/null
+read -r run1 _ < "/proc/$tracer/schedstat"
+t1=$(now_ns)
+detach
+top_interval=$(( (run1 - run0) * 1000000000 / (t1 - t0) ))
+
+{
+	for k in "${!vals[@]}"; do
+		printf '%s %s\n' "$k" "$(echo "${vals[$k]}" | tr ' ' '\n' | grep . | median)"
+	done
+	echo "top.insns_per_interval_64vms $top_interval"
+} | sort | jq -R -n --arg rounds "$rounds" '
+	{ schema_version: 1, unit: "guest instructions",
+	  rounds: ($rounds | tonumber),
+	  figures: ([inputs | split(" ") | { (.[0]): (.[1] | tonumber) }] | add) }' > "$out"
