@@ -126,6 +126,10 @@ all)
 	flock 9
 	export VIOMMU_CACHE_LOCKED=1
 	if deps_ok; then
+		# A pristine Debian 12 root must get through with what the project
+		# installs itself (apt and dpkg work, mostly I/O): beside the rest.
+		scripts/check-fresh.sh > "$results/check-fresh.tap" 2> "$results/check-fresh.log" &
+		fresh=$!
 		run_unit
 		echo "== kernel build"
 		if scripts/kernel.sh build > "$results/kernel-build.log" 2>&1; then
@@ -139,10 +143,64 @@ all)
 			tail -30 "$results/kernel-build.log"
 			step_tap kernel-build 1 "kernel and selftests build"
 		fi
+		wait "$fresh"
+		echo "== check-fresh"
+		cat "$results/check-fresh.tap"
 	fi
 	;;
 *) sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 echo "== results ($(( $(date +%s) - start ))s)"
+
+# The manifest: every TAP file this run must leave, so that a suite that
+# never ran is named. The VM suites come from tests/vm/run.sh --list, the
+# list the VM walks itself.
+vm_suites() { # DIR [VARIANT]: the TAP files of the VM suite of a kernel
+	local kbuild list
+	kbuild=$(VIOMMU_VARIANT=${2:-} scripts/kernel.sh path | sed -n 's/^build=//p')
+	if list=$(VIOMMU_VARIANT=${2:-} TEST_KBUILD=$kbuild tests/vm/run.sh --list); then
+		sed "s|.*|$1/&.tap|" <<< "$list"
+	else
+		step_tap "suites${2:+-$2}" 1 "tests/vm/run.sh --list names the VM suites${2:+ of $2}"
+	fi
+}
+manifest() {
+	local t v
+	case $what in
+	unit | all)
+		for t in tests/unit/*.sh; do
+			echo "$results/unit-$(basename "$t" .sh).tap"
+		done ;;
+	esac
+	if [ "$what" = all ]; then
+		for t in kernel-build checkpatch drift kernel-log-check perf-gate perf-gate-proof; do
+			echo "$results/$t.tap"
+		done
+	fi
+	case $what in
+	vm | all)
+		echo "$results/test-bins.tap"
+		echo "$results/vm-boot.tap"
+		vm_suites "$results/vm" ;;
+	esac
+	case $what in
+	variants | all)
+		for v in ${VIOMMU_VARIANTS-nokvm}; do
+			echo "$results/kernel-build-$v.tap"
+			echo "$results/vm-boot-$v.tap"
+			vm_suites "$results/vm-$v" "$v"
+		done ;;
+	esac
+}
+# The manifest's files, then any other the run left (deps.tap when the
+# packages failed), each once
+mapfile -t files < <(manifest)
 shopt -s nullglob
-exec scripts/tally.sh "$results"/*.tap "$results"/vm/*.tap "$results"/vm-*/*.tap
+declare -A listed=()
+tap_files=()
+for f in "${files[@]}" "$results"/*.tap "$results"/vm/*.tap "$results"/vm-*/*.tap; do
+	[ -n "${listed[$f]:-}" ] && continue
+	listed[$f]=1
+	tap_files+=("$f")
+done
+exec scripts/tally.sh "${tap_files[@]}"
