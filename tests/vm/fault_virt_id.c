@@ -77,12 +77,11 @@ int main(void)
 	tap_is(msg.dev_id, bare.idev_id, "dev_id names the device");
 
 	/* Once the vDEVICE is gone, its virt_id is not reported any more */
-	mock_dev_replace(fd, dev.stdev_id, ioas);
-	mock_destroy(fd, nested);
-	mock_destroy(fd, vdev);
-	if (mock_nested_alloc(fd, dev.idev_id, s2, fault_id, &nested) ||
+	if (mock_dev_replace(fd, dev.stdev_id, ioas) ||
+	    mock_destroy(fd, nested) || mock_destroy(fd, vdev) ||
+	    mock_nested_alloc(fd, dev.idev_id, s2, fault_id, &nested) ||
 	    mock_dev_replace(fd, dev.stdev_id, nested))
-		tap_bail("cannot re-attach the device");
+		tap_bail("cannot destroy the vDEVICE and re-attach the device");
 	tap_ok(fault_roundtrip(fd, fault_fd, dev.idev_id, &msg) == 0 &&
 	       !(msg.flags & IOMMU_PGFAULT_FLAGS_VIRT_ID_VALID) && msg.virt_id == 0,
 	       "after its vDEVICE is destroyed, the device's faults carry no virt_id");

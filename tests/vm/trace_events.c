@@ -5,8 +5,12 @@
  * invalidation fan-out of one unmap, paired guest invalidations, vEVENT
  * outcomes, IOPF delivery and response, and object teardown. Runs in the
  * test VM against the mock driver.
+ *
+ * The VMIDs are checked three ways that do not share code: the assign and
+ * release events, the mock's IOMMU_TEST_OP_VIOMMU_GET_VMID, and fdinfo.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -65,6 +69,36 @@ static const struct trace_rec *nth(const char *event, int i)
 	return NULL;
 }
 
+/* The one record of event for vIOMMU id, or NULL if not exactly one */
+static const struct trace_rec *of_viommu(const char *event, uint32_t id)
+{
+	const struct trace_rec *hit = NULL;
+	int n = 0;
+
+	for (int k = 0; k < nrecs; k++)
+		if (!strcmp(recs[k].event, event) && f(&recs[k], "viommu") == id) {
+			hit = &recs[k];
+			n++;
+		}
+	return n == 1 ? hit : NULL;
+}
+
+/* Whether the mock driver and fdinfo both give vIOMMU id the VMID vmid */
+static bool driver_vmid_is(int fd, uint32_t id, uint32_t vmid)
+{
+	uint32_t got = 0;
+	int64_t shown = -1;
+	int rc = mock_viommu_vmid(fd, id, &got);
+
+	if (rc || got != vmid)
+		tap_diag("viommu %u: GET_VMID rc %d vmid %u, want %u", id, rc,
+			 got, vmid);
+	if (mock_fdinfo_obj_field(fd, id, "vmid", &shown) || shown != vmid)
+		tap_diag("viommu %u: fdinfo vmid %lld, want %u", id,
+			 (long long)shown, vmid);
+	return !rc && got == vmid && shown == vmid;
+}
+
 static int count(const char *event)
 {
 	return trace_count(recs, nrecs, event);
@@ -89,6 +123,7 @@ int main(void)
 {
 	uint32_t ioas, s2, viommu[NR_VIOMMUS], vmid[NR_VIOMMUS];
 	uint32_t vdev, vdev2, veventq, fault_id, nested, nested2, done;
+	uint32_t extra, extra_vmid;
 	struct mock_dev dev, dev2;
 	struct iommu_hwpt_pgfault pgfault = {};
 	struct iommu_hwpt_page_response resp = {};
@@ -96,7 +131,7 @@ int main(void)
 	int fd, veventq_fd, fault_fd, rc, ok;
 	void *buf;
 
-	tap_plan(42);
+	tap_plan(47);
 	if (!trace_event_exists("iommufd", "iommufd_viommu_vmid_assign"))
 		tap_bail("iommufd tracepoints missing: not this project's kernel");
 	if (trace_system_enable("iommufd", true))
@@ -123,13 +158,51 @@ int main(void)
 	for (int i = 0; i < NR_VIOMMUS; i++) {
 		const struct trace_rec *r = nth("iommufd_viommu_vmid_assign", i);
 
-		vmid[i] = r ? f(r, "vmid") : 0;
 		ok &= r && f(r, "viommu") == viommu[i] && fs(r, "guest_id") == -1;
+		r = of_viommu("iommufd_viommu_vmid_assign", viommu[i]);
+		vmid[i] = r ? f(r, "vmid") : 0;
 	}
 	tap_ok(ok, "VMID events name each vIOMMU in order, no guest id");
 	tap_ok(vmid[0] && vmid[0] != vmid[1] && vmid[1] != vmid[2] &&
 	       vmid[0] != vmid[2], "the VMIDs are distinct and non-zero (%u %u %u)",
 	       vmid[0], vmid[1], vmid[2]);
+	ok = 1;
+	for (int i = 0; i < NR_VIOMMUS; i++)
+		ok &= driver_vmid_is(fd, viommu[i], vmid[i]);
+	tap_ok(ok, "GET_VMID and fdinfo give each vIOMMU the VMID its assign event announced");
+
+	/*
+	 * A': a fourth vIOMMU on the S2, destroyed at once: a VMID none of
+	 * the others has, and the release event gives back that one.
+	 */
+	if (mock_viommu_alloc(fd, dev.idev_id, s2, &extra))
+		tap_bail("IOMMU_VIOMMU_ALLOC failed");
+	collect();
+	{
+		const struct trace_rec *r =
+			of_viommu("iommufd_viommu_vmid_assign", extra);
+
+		extra_vmid = r ? f(r, "vmid") : 0;
+		tap_ok(r && extra_vmid && extra_vmid != vmid[0] &&
+		       extra_vmid != vmid[1] && extra_vmid != vmid[2] &&
+		       driver_vmid_is(fd, extra, extra_vmid),
+		       "a fourth vIOMMU gets a VMID (%u) of its own, as announced",
+		       extra_vmid);
+	}
+	tap_is(mock_destroy(fd, extra), 0, "the fourth vIOMMU destroyed");
+	collect();
+	{
+		const struct trace_rec *r =
+			of_viommu("iommufd_viommu_vmid_release", extra);
+
+		tap_ok(count("iommufd_viommu_vmid_release") == 1 && r &&
+		       f(r, "vmid") == extra_vmid,
+		       "its release event gives back its VMID");
+	}
+	tap_ok(driver_vmid_is(fd, viommu[0], vmid[0]) &&
+	       driver_vmid_is(fd, viommu[1], vmid[1]) &&
+	       driver_vmid_is(fd, viommu[2], vmid[2]),
+	       "the other vIOMMUs keep their VMIDs");
 
 	/* B: one unmap of the S2 invalidates once per VMID */
 	rc = mock_ioas_unmap(fd, ioas, iova, BUF_LEN);
@@ -296,8 +369,9 @@ int main(void)
 		       f(r, "grpid") == IOPF_GRPID && f(r, "dev") == dev.idev_id,
 		       "the response is traced with its cookie and code");
 	}
-	mock_dev_replace(fd, dev.stdev_id, ioas);
-	mock_dev_replace(fd, dev2.stdev_id, ioas);
+	if (mock_dev_replace(fd, dev.stdev_id, ioas) ||
+	    mock_dev_replace(fd, dev2.stdev_id, ioas))
+		tap_bail("cannot detach the devices from the nested HWPTs");
 
 	/* G: closing the context tears everything down, each traced once */
 	close(veventq_fd);
@@ -307,12 +381,12 @@ int main(void)
 	tap_is(count("iommufd_viommu_destroy"), NR_VIOMMUS, "vIOMMUs destroyed");
 	ok = count("iommufd_viommu_vmid_release") == NR_VIOMMUS;
 	for (int i = 0; ok && i < NR_VIOMMUS; i++) {
-		char v[16];
+		const struct trace_rec *r =
+			of_viommu("iommufd_viommu_vmid_release", viommu[i]);
 
-		snprintf(v, sizeof(v), "%u", vmid[i]);
-		ok &= count_field("iommufd_viommu_vmid_release", "vmid", v) == 1;
+		ok &= r && f(r, "vmid") == vmid[i];
 	}
-	tap_ok(ok, "each VMID released once");
+	tap_ok(ok, "each vIOMMU releases once the VMID it was assigned");
 	tap_ok(count("iommufd_vdevice_destroy") == 2 &&
 	       count_field("iommufd_vdevice_destroy", "virt_id", "0x42") == 1 &&
 	       count_field("iommufd_vdevice_destroy", "virt_id", "0x43") == 1,

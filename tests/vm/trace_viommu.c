@@ -161,7 +161,8 @@ int main(void)
 		trace_event_enable("iommufd", evs[i], false);
 	trace_clear();
 	ctx_open(&a);
-	mock_viommu_alloc(a.fd, a.dev.idev_id, a.s2_id, &ids[0]);
+	if (mock_viommu_alloc(a.fd, a.dev.idev_id, a.s2_id, &ids[0]))
+		tap_bail("IOMMU_VIOMMU_ALLOC failed with the events disabled");
 	close(a.fd);
 	n = trace_read(&recs);
 	tap_is(n, 0, "no events recorded while disabled");

@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -351,4 +353,36 @@ int kvm_vm_create(void)
 		vm = -errno;
 	close(kvm);
 	return vm;
+}
+
+int mock_fdinfo_obj_field(int fd, uint32_t obj_id, const char *key,
+			  int64_t *val)
+{
+	char path[64], pat[64], *line = NULL, *p, *end;
+	size_t cap = 0;
+	unsigned int id;
+	int rc = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	snprintf(pat, sizeof(pat), " %s=", key);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (rc == -ENOENT && getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "iommufd-object:\tid=%u ", &id) != 1 ||
+		    id != obj_id)
+			continue;
+		p = strstr(line, pat);
+		if (!p)
+			break;
+		p += strlen(pat);
+		*val = strtoll(p, &end, 0);
+		if (end != p && (*end == ' ' || *end == '\n' || !*end))
+			rc = 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return rc;
 }

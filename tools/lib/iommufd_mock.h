@@ -62,5 +62,12 @@ int mock_viommu_alloc_kvm(int fd, uint32_t idev_id, uint32_t hwpt_id,
 			  int kvm_fd, uint32_t *viommu_id);
 /* A new KVM VM fd, or -errno */
 int kvm_vm_create(void);
+/*
+ * From /proc/self/fdinfo/<fd> of an iommufd file, the number after "key="
+ * on the iommufd-object line of object obj_id (decimal, or hex with 0x).
+ * Returns 0, -ENOENT without such an object or key, or another -errno.
+ */
+int mock_fdinfo_obj_field(int fd, uint32_t obj_id, const char *key,
+			  int64_t *val);
 
 #endif
