@@ -173,7 +173,8 @@ manifest() {
 		done ;;
 	esac
 	if [ "$what" = all ]; then
-		for t in kernel-build checkpatch drift kernel-log-check perf-gate perf-gate-proof; do
+		for t in kernel-build checkpatch drift kernel-log-check perf-gate \
+			 perf-gate-proof check-fresh; do
 			echo "$results/$t.tap"
 		done
 	fi

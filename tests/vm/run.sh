@@ -2,53 +2,166 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # run.sh - the VM suite, run inside the test VM by scripts/run-tests.sh.
-# Each suite's TAP goes to $VM_RESULTS/<name>.tap and to the terminal.
+#
+# usage: run.sh            run the suites (in the test VM)
+#        run.sh --list     print their names, one a line (also on the host)
+#
+# Which suites run depends on the kernel variant ($VIOMMU_VARIANT) and on
+# how its config ($TEST_KBUILD/.config) has KVM; --list walks the same list
+# the run does, so run-tests.sh knows every TAP file a run must leave.
+# Each suite runs under its own time budget (timeout(1)), and its TAP goes
+# to $VM_RESULTS/<name>.tap and to the terminal. A suite that exits
+# non-zero, dies on a signal or overruns its budget gets a "Bail out!" line
+# appended, which the tally counts as a failure; the next suite runs.
+#
+# The upstream iommufd selftest runs with every event of the iommufd trace
+# system enabled (in a tracing instance of its own), so the tracing-only
+# code runs under it; the alloc/destroy events seen per object class are
+# printed after its results as TAP diagnostics.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-: "${VM_RESULTS:?run inside the test VM}" "${TEST_BIN:?}"
-export TEST_BIN VIOMMU_LOAD=${VIOMMU_LOAD:-$TEST_BIN/../viommu-load}
 
-suite() { # name command...
-	local name=$1
-	shift
-	echo "== $name"
-	"$@" 2>&1 | tee "$VM_RESULTS/$name.tap"
+# How the kernel under test has KVM: builtin, module or none
+kvm_mode() {
+	local config=${TEST_KBUILD:?}/.config
+	if grep -q '^CONFIG_KVM=y' "$config" 2>/dev/null; then
+		echo builtin
+	elif grep -q '^CONFIG_KVM=m' "$config" 2>/dev/null; then
+		echo module
+	else
+		echo none
+	fi
 }
 
-# A kernel variant runs only the checks it exists for
-case ${VIOMMU_VARIANT:-} in
-nokvm)
-	suite kvm_absent "$TEST_BIN/kvm_absent" none
-	suite viommu_nobtf "$here/viommu_nobtf.sh"
+# suites CALLBACK: "CALLBACK NAME SECONDS COMMAND..." for each suite, in
+# order. SECONDS is the suite's budget: about ten times what it took in a
+# TCG guest on a busy machine (iommufd 36 s, bpftrace_tools 39 s), at
+# least a minute; one hang costs its budget, and the rest of the suites
+# still fit in the VM's time limit.
+suites() {
+	local each=$1 kvm
+	# A kernel variant runs only the checks it exists for
+	case ${VIOMMU_VARIANT:-} in
+	nokvm)
+		$each kvm_absent 60 "$TEST_BIN/kvm_absent" none
+		$each viommu_nobtf 120 "$here/viommu_nobtf.sh"
+		return ;;
+	kvmy)
+		$each kvm_builtin 60 sh -c 'echo 1..1; test -c /dev/kvm || printf "not "
+			echo "ok 1 - /dev/kvm with no module loaded"'
+		$each kvm_viommu 120 "$TEST_BIN/kvm_viommu"
+		return ;;
+	esac
+	# KVM is a module in the test kernel: check IOMMU_VIOMMU_ALLOC_KVM_FD
+	# before it is loaded, then load it; iommufd_fail_nth and the tests
+	# after need it. A kernel without KVM gets EOPNOTSUPP; one with KVM
+	# built in has nothing to load.
+	kvm=$(kvm_mode) || exit 2
+	case $kvm in
+	module)
+		$each kvm_absent 60 "$TEST_BIN/kvm_absent" module
+		$each kvm_module 60 "$here/kvm_module.sh" ;;
+	none)
+		$each kvm_absent 60 "$TEST_BIN/kvm_absent" none ;;
+	esac
+	$each iommufd 400 "$here/run.sh" --iommufd-trace "$TEST_SELFTESTS/iommufd"
+	$each iommufd_fail_nth 300 "$TEST_SELFTESTS/iommufd_fail_nth"
+	$each trace_viommu 120 "$TEST_BIN/trace_viommu"
+	$each trace_events 120 "$TEST_BIN/trace_events"
+	$each kvm_viommu 120 "$TEST_BIN/kvm_viommu"
+	$each fault_virt_id 120 "$TEST_BIN/fault_virt_id"
+	$each bpftrace_viommu 300 "$here/bpftrace_viommu.sh"
+	$each bpftrace_tools 400 "$here/bpftrace_tools.sh"
+	$each one_liners 600 "$here/one_liners.sh"
+	$each viommu_tool 600 "$here/viommu_tool.sh"
+}
+
+# shellcheck disable=SC2317 # called through suites()
+list_suite() { echo "$1"; }
+
+# shellcheck disable=SC2317
+run_suite() { # NAME SECONDS COMMAND...
+	local name=$1 secs=$2 rc start took why=
+	local tap=$VM_RESULTS/$1.tap
+	shift 2
+	echo "== $name"
+	start=$SECONDS
+	# -k: a suite that ignores SIGTERM is killed 10 s later; timeout
+	# signals the suite's whole process group, so its children go too
+	timeout -k 10 "$secs" "$@" 2>&1 | tee "$tap"
+	rc=${PIPESTATUS[0]}
+	took=$((SECONDS - start))
+	if [ "$rc" -eq 124 ] || { [ "$rc" -eq 137 ] && [ "$took" -ge "$secs" ]; }; then
+		why="timed out: killed after its budget of ${secs}s"
+	elif [ "$rc" -gt 128 ]; then
+		why="killed by SIG$(kill -l $((rc - 128)) 2>/dev/null || echo "$((rc - 128))")"
+	elif [ "$rc" -ne 0 ]; then
+		why="exited with status $rc"
+	fi
+	[ -n "$why" ] && echo "Bail out! run.sh: $name $why" | tee -a "$tap"
+	echo "== $name: status $rc, ${took}s"
+}
+
+# --iommufd-trace COMMAND...: run COMMAND with the iommufd trace events on
+iommufd_trace() {
+	local inst=/sys/kernel/tracing/instances/viommu-run rc lost=0 cpu n
+	# a leftover of a run killed half way
+	[ -d "$inst" ] && { echo 0 > "$inst/events/iommufd/enable"; rmdir "$inst"; }
+	if ! mkdir "$inst" || ! echo 16384 > "$inst/buffer_size_kb" ||
+	   ! echo 1 > "$inst/events/iommufd/enable" || ! echo 1 > "$inst/tracing_on"; then
+		echo "# run.sh: cannot enable the iommufd trace events in $inst"
+		"$@"
+		rc=$?
+		[ -d "$inst" ] && rmdir "$inst"
+		[ "$rc" -ne 0 ] && return "$rc"
+		return 1
+	fi
+	# shellcheck disable=SC2064 # $inst is local: expand it now
+	trap "echo 0 > '$inst/events/iommufd/enable'; rmdir '$inst'" EXIT
+	"$@"
+	rc=$?
+	echo 0 > "$inst/events/iommufd/enable"
+	for cpu in "$inst"/per_cpu/cpu*; do
+		n=$(sed -n 's/^overrun: //p' "$cpu/stats")
+		lost=$((lost + ${n:-0}))
+	done
+	# Reading the buffer runs the events' output code too. A known bug
+	# makes alloc and destroy differ: diagnostics only, never a result.
+	awk -v lost="$lost" '
+		match($0, / iommufd_[a-z0-9_]+: /) {
+			ev = substr($0, RSTART + 9, RLENGTH - 11)
+			n++
+			if (ev ~ /_(alloc|destroy)$/) {
+				cls = ev; sub(/_[a-z]+$/, "", cls)
+				classes[cls] = 1
+				count[ev]++
+			}
+		}
+		END {
+			printf "# iommufd trace events during the selftest: %d, %d lost\n", n, lost
+			for (c in classes)
+				printf "# iommufd trace: %-12s alloc %6d destroy %6d\n",
+					c, count[c "_alloc"], count[c "_destroy"] | "sort"
+			close("sort")
+		}' "$inst/trace"
+	return "$rc"
+}
+
+case ${1:-} in
+--list)
+	TEST_BIN=${TEST_BIN:-} TEST_SELFTESTS=${TEST_SELFTESTS:-}
+	suites list_suite
 	exit 0 ;;
-kvmy)
-	suite kvm_builtin sh -c 'echo 1..1; test -c /dev/kvm || printf "not "
-		echo "ok 1 - /dev/kvm with no module loaded"' 
-	suite kvm_viommu "$TEST_BIN/kvm_viommu"
-	exit 0 ;;
+--iommufd-trace)
+	shift
+	iommufd_trace "$@"
+	exit ;;
+"") ;;
+*) sed -n '4,7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 
-# KVM is a module in the test kernel: check IOMMU_VIOMMU_ALLOC_KVM_FD before
-# it is loaded, then load it; iommufd_fail_nth and the tests after need it.
-# A kernel without KVM gets EOPNOTSUPP; one with KVM built in has nothing
-# to load.
-if [ -e /dev/kvm ]; then
-	echo "== KVM is built in"
-elif [ -f "${TEST_KBUILD:?}/arch/x86/kvm/kvm.ko" ]; then
-	suite kvm_absent "$TEST_BIN/kvm_absent" module
-	suite kvm_module "$here/kvm_module.sh"
-else
-	suite kvm_absent "$TEST_BIN/kvm_absent" none
-fi
-: "${TEST_SELFTESTS:?}"
-suite iommufd "$TEST_SELFTESTS/iommufd"
-suite iommufd_fail_nth "$TEST_SELFTESTS/iommufd_fail_nth"
-suite trace_viommu "$TEST_BIN/trace_viommu"
-suite trace_events "$TEST_BIN/trace_events"
-suite kvm_viommu "$TEST_BIN/kvm_viommu"
-suite fault_virt_id "$TEST_BIN/fault_virt_id"
-suite bpftrace_viommu "$here/bpftrace_viommu.sh"
-suite bpftrace_tools "$here/bpftrace_tools.sh"
-suite one_liners "$here/one_liners.sh"
-suite viommu_tool "$here/viommu_tool.sh"
+: "${VM_RESULTS:?run inside the test VM}" "${TEST_BIN:?}"
+export TEST_BIN VIOMMU_LOAD=${VIOMMU_LOAD:-$TEST_BIN/../viommu-load}
+[ -n "${VIOMMU_VARIANT:-}" ] || : "${TEST_SELFTESTS:?}"
+suites run_suite
 exit 0
