@@ -116,7 +116,7 @@ test-variants: test-bins
 # Benchmarks count guest instructions (QEMU -icount) in one VM boot: the
 # figures are stable to well under 1 %, so they can be compared.
 bench: kernel test-bins
-	@TEST_BIN=$(CURDIR)/$(OUT)/tests scripts/vm-run.sh --icount -t 3600 -r $(RESULTS)/bench -- \
+	@TEST_BIN=$(CURDIR)/$(OUT)/tests scripts/vm-run.sh --icount -c 1 -t 3600 -r $(RESULTS)/bench -- \
 		tests/bench/bench.sh
 
 # The performance gate of "make test", alone; perf-baseline rewrites

@@ -29,11 +29,11 @@ rm -f "$out"/*.json
 proof=1
 [ "$update" = 1 ] && proof=0
 cd "$repo"
-scripts/vm-run.sh --icount -t "${VIOMMU_PERF_TIMEOUT:-900}" -r "$out" -- sh -c '
-	tests/perf/measure.sh --rounds "$1" --out "$VM_RESULTS/figures.json" || exit 1
-	[ "$2" = 1 ] || exit 0
-	VIOMMU_PERF_DELAY_US=1 tests/perf/measure.sh --rounds 1 --out "$VM_RESULTS/injected.json"
-	' sh "$rounds" "$proof"
+# (one line: vm-run.sh quotes the command for the guest's sh)
+guest="tests/perf/measure.sh --rounds $rounds --out /run/results/figures.json"
+[ "$proof" = 1 ] &&
+	guest+=" && VIOMMU_PERF_DELAY_US=1 tests/perf/measure.sh --rounds 1 --out /run/results/injected.json"
+scripts/vm-run.sh --icount -c 1 -t "${VIOMMU_PERF_TIMEOUT:-900}" -r "$out" -- sh -c "$guest"
 rc=$?
 if [ $rc -ne 0 ] || [ ! -s "$out/figures.json" ]; then
 	printf '1..1\nnot ok 1 - perf gate: the measurement VM failed (status %s; see %s/console.log)\n' \

@@ -39,7 +39,7 @@ bpftrace -e 'BEGIN { printf("ready\n"); }
 		@entries[args->ictx_id] = sum(args->done_num); }' > "$tmp/bt" 2>&1 &
 bt=$!
 until grep -q '^ready' "$tmp/bt" &&
-      [ "$(bpftool prog show 2>/dev/null | grep -c 'name btf_iommufd')" -ge 19 ]; do
+      [ "$(bpftool prog show 2>/dev/null | grep -c 'name btf_iommufd')" -ge 18 ]; do
 	sleep 0.2
 done
 "$load" -V 4 -i 2 -e 4 -d 0.5 -u 0 > /dev/null

@@ -15,17 +15,17 @@ export TEST_KBUILD=${TEST_KBUILD:-$("$repo/scripts/kernel.sh" path | sed -n 's/^
 
 # kind, what the kernel prints for it
 survivable=(
-	"warning|WARNING: CPU: [0-9]+ PID: [0-9]+ at .*lkdtm"
+	"warning|WARNING: .*lkdtm_WARNING"
 	"ubsan|UBSAN: array-index-out-of-bounds in .*lkdtm"
 	"list|list_add corruption"
 	"kfence|BUG: KFENCE: use-after-free read in"
 	"hung_task|INFO: task sh:[0-9]+ blocked for more than [0-9]+ seconds"
-	"lockdep|WARNING: possible recursive locking detected"
+	"lockdep|WARNING: lock held when returning to user space"
 	"softlockup|watchdog: BUG: soft lockup - CPU#[0-9]+ stuck"
 	"rcu_stall|rcu: INFO: rcu_(sched|preempt) (self-)?detected stall"
 )
 fatal=(
-	"bug|kernel BUG at drivers/misc/lkdtm/bugs.c"
+	"bug|kernel BUG at .*drivers/misc/lkdtm/bugs.c"
 	"oops|Oops: invalid opcode"
 )
 

@@ -7,9 +7,9 @@
 #
 # usage: provoke.sh survivable|fatal
 #   survivable  a WARNING, a UBSAN array bound, a list corruption, a KFENCE
-#               use-after-free, a hung task, and a recursive spinlock
-#               (lockdep, then a soft lockup and an RCU stall on that CPU);
-#               then the VM powers off
+#               use-after-free, a spinlock held on return to user space
+#               (lockdep), a hung task, and a CPU spinning with preemption
+#               off (a soft lockup and an RCU stall); then the VM powers off
 #   fatal       a BUG(): Oops, and the panic that oops=panic makes of it
 set -u
 insmod "${TEST_KBUILD:?}/drivers/misc/lkdtm/lkdtm.ko" || exit 1
@@ -25,10 +25,13 @@ survivable)
 	for t in WARNING ARRAY_BOUNDS CORRUPT_LIST_ADD KFENCE_READ_AFTER_FREE; do
 		echo "$t" > $crash
 	done
-	sh -c "echo HUNG_TASK > $crash" &
+	# Returns to user space holding a spinlock: a lockdep report
 	sh -c "echo SPINLOCKUP > $crash" &
-	# The reports come on their own timers; 20 s is several of each.
-	sleep 20
+	sh -c "echo HUNG_TASK > $crash" &
+	# Spins with preemption off: a soft lockup and an RCU stall
+	sh -c "echo SOFTLOCKUP > $crash" &
+	# The reports come on their own timers; 12 s is several of each.
+	sleep 12
 	;;
 fatal)
 	echo BUG > $crash

@@ -5,7 +5,7 @@
 # instructions per event of each kind, with the iommufd events off, with an
 # empty BPF program on every event viommu top uses (the floor), with
 # viommu top attached and (--bpftrace) with an equivalent bpftrace program;
-# and viommu top's own instructions per 1 s interval with 64 VMs.
+# and viommu top's own instructions per 1 s interval with 64 VMs alive.
 #
 # usage: measure.sh [--rounds N] [--bpftrace] [--out FILE.json]
 #
@@ -42,39 +42,33 @@ delay=()
 inval_secs=0.2 s2_unmaps=2000 faults=2000
 
 # The events viommu top attaches to: every one it needs but the
-# invalidation start (the end event carries the start time).
+# invalidation starts (the end events carry the start time).
 top_events=$(sed -n '/^static const char \*const required_events/,/^};/p' \
 		"$repo/tools/viommu/bpf.c" | grep -o '"iommufd_[a-z0-9_]*"' |
-		tr -d '"' | grep -v '^iommufd_cache_invalidate_start$')
+		tr -d '"' | grep -v '_invalidate_start$')
 n_top_events=$(echo "$top_events" | wc -l)
 
 now_ns() { local t=$EPOCHREALTIME; echo $(( ${t%.*} * 1000000000 + 10#${t#*.} * 1000 )); }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-field() { # KEY: the value of KEY=... on viommu-load's "viommu" lines, summed
-	awk -v k="$1" '/^viommu / { for (i = 2; i <= NF; i++) {
+field() { # LINE KEY: the value of KEY=... on viommu-load's LINE lines, summed
+	awk -v l="$1" -v k="$2" '$1 == l { for (i = 2; i <= NF; i++) {
 		split($i, a, "="); if (a[1] == k) s += a[2] } } END { print s + 0 }'
 }
-# Elapsed guest ns of one viommu-load run
-run_ns() { local t0 t1; t0=$(now_ns); "$load" "$@" > /dev/null; t1=$(now_ns); echo $((t1 - t0)); }
 
 guest_inval() {
 	local k
-	k=$("$load" -V 1 -i 1 -d "$inval_secs" -u 0 "${delay[@]}" | field invalidations)
+	k=$("$load" -V 1 -i 1 -d "$inval_secs" -u 0 "${delay[@]}" | field viommu invalidations)
 	awk -v s="$inval_secs" -v k="$k" 'BEGIN { printf "%.0f\n", s * 1e9 / k }'
 }
-# Per unmap of an S2 shared by three vIOMMUs (three VMIDs): the run with
-# unmaps less the same run without, over the number of unmaps.
+# Per map/unmap cycle of an S2 shared by three vIOMMUs (three VMIDs), and
+# per IO page fault and its response: viommu-load times each phase.
 s2_unmap() {
-	local with without
-	with=$(run_ns -V 1 -i 3 -n 0 -u "$s2_unmaps")
-	without=$(run_ns -V 1 -i 3 -n 0 -u 0)
-	echo $(( (with - without) / s2_unmaps ))
+	"$load" -V 1 -i 3 -n 0 -u "$s2_unmaps" > "$tmp/s2"
+	echo $(( $(field vm s2_ns < "$tmp/s2") / $(field vm s2_unmaps < "$tmp/s2") ))
 }
 fault() {
-	local with without
-	with=$(run_ns -V 1 -i 1 -n 0 -u 0 -F "$faults")
-	without=$(run_ns -V 1 -i 1 -n 0 -u 0 -F 0)
-	echo $(( (with - without) / faults ))
+	"$load" -V 1 -i 1 -n 0 -u 0 -F "$faults" > "$tmp/f"
+	echo $(( $(field vm iopf_ns < "$tmp/f") / $(field viommu iopfs < "$tmp/f") ))
 }
 
 # attach CONFIG: start what CONFIG measures and wait until it is attached;
@@ -86,7 +80,9 @@ wait_for() { # PATTERN COUNT
 		[ "$(attached_count "$1")" -ge "$2" ] && return 0
 		sleep 0.1
 	done
-	echo "measure.sh: $3 did not attach" >&2
+	echo "measure.sh: $3 did not attach; programs loaded:" >&2
+	bpftool prog show 2>&1 | grep -E '^[0-9]+:' >&2
+	cat "$tmp"/*.err >&2 2>/dev/null
 	exit 1
 }
 tracer=
@@ -99,7 +95,7 @@ attach() {
 		tracer=$!
 		wait_for 'name empty ' "$n_top_events" "the empty program" ;;
 	top)
-		"$viommu" top -b 3600 > /dev/null 2>&1 &
+		"$viommu" top -b 3600 > /dev/null 2> "$tmp/top.err" &
 		tracer=$!
 		wait_for 'name btf_iommufd' "$n_top_events" "viommu top" ;;
 	bpftrace)
@@ -138,17 +134,27 @@ for r in $(seq "$rounds"); do
 	echo "# round $r done" >&2
 done
 
-# viommu top's own instructions per 1 s interval, 64 VMs invalidating
-"$viommu" top -b 1 > /dev/null 2>&1 &
+# viommu top's own instructions per 1 s interval with 64 VMs alive (their
+# BPF work is theirs: it runs in their context): the VMs are made, then
+# held idle while the tool's run time over 3 intervals is read.
+"$load" -V 64 -i 1 -n 10 -u 0 --hold 20 > "$tmp/held" &
+held=$!
+for i in $(seq 600); do
+	[ "$(grep -c '^vm ' "$tmp/held")" -ge 64 ] && break
+	sleep 0.1
+done
+[ "$(grep -c '^vm ' "$tmp/held")" -ge 64 ] || { echo "measure.sh: 64 VMs did not come up" >&2; exit 1; }
+"$viommu" top -b 1 > /dev/null 2> "$tmp/top.err" &
 tracer=$!
 wait_for 'name btf_iommufd' "$n_top_events" "viommu top"
 sleep 1
 read -r run0 _ < "/proc/$tracer/schedstat"
 t0=$(now_ns)
-"$load" -V 64 -i 1 -d 2 -u 0 > /dev/null
+sleep 3
 read -r run1 _ < "/proc/$tracer/schedstat"
 t1=$(now_ns)
 detach
+wait "$held"
 top_interval=$(( (run1 - run0) * 1000000000 / (t1 - t0) ))
 
 {
