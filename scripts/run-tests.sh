@@ -31,7 +31,8 @@ run_unit() {
 	for t in tests/unit/*.sh; do
 		name=unit-$(basename "$t" .sh)
 		echo "== $name"
-		bash "$t" > "$results/$name.tap" 2>&1
+		bash "$t" > "$results/$name.tap" 2>&1 ||
+			echo "Bail out! $t exited with status $?" >> "$results/$name.tap"
 		cat "$results/$name.tap"
 	done
 }
@@ -108,7 +109,10 @@ run_perf() {
 
 # Everything a run uses is installed before anything uses it.
 deps_ok() {
-	scripts/deps.sh > "$results/deps.log" 2>&1 && return 0
+	if scripts/deps.sh > "$results/deps.log" 2>&1; then
+		step_tap deps 0 "install the Debian packages the project needs"
+		return 0
+	fi
 	cat "$results/deps.log"
 	step_tap deps 1 "install the Debian packages the project needs"
 	return 1
@@ -173,7 +177,7 @@ manifest() {
 		done ;;
 	esac
 	if [ "$what" = all ]; then
-		for t in kernel-build checkpatch drift kernel-log-check perf-gate \
+		for t in deps kernel-build checkpatch drift kernel-log-check perf-gate \
 			 perf-gate-proof check-fresh; do
 			echo "$results/$t.tap"
 		done
