@@ -43,8 +43,7 @@ static bool has_caps(void)
 	bool ok = true;
 	cap_t caps;
 
-	if (geteuid() == 0)
-		return true;
+	/* uid 0 alone is not enough: a container's root may lack them */
 	caps = cap_get_proc();
 	if (!caps)
 		return false;
