@@ -48,7 +48,6 @@ top_events=$(sed -n '/^static const char \*const required_events/,/^};/p' \
 		tr -d '"' | grep -v '_invalidate_start$')
 n_top_events=$(echo "$top_events" | wc -l)
 
-now_ns() { local t=$EPOCHREALTIME; echo $(( ${t%.*} * 1000000000 + 10#${t#*.} * 1000 )); }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 field() { # LINE KEY: the value of KEY=... on viommu-load's LINE lines, summed
 	awk -v l="$1" -v k="$2" '$1 == l { for (i = 2; i <= NF; i++) {
@@ -136,26 +135,37 @@ done
 
 # viommu top's own instructions per 1 s interval with 64 VMs alive (their
 # BPF work is theirs: it runs in their context): the VMs are made, then
-# held idle while the tool's run time over 3 intervals is read.
-"$load" -V 64 -i 1 -n 10 -u 0 --hold 20 > "$tmp/held" &
+# held idle while the tool's run time over 5 intervals is read.
+"$load" -V 64 -i 1 -n 10 -u 0 --hold 30 > "$tmp/held" &
 held=$!
 for i in $(seq 600); do
 	[ "$(grep -c '^vm ' "$tmp/held")" -ge 64 ] && break
 	sleep 0.1
 done
 [ "$(grep -c '^vm ' "$tmp/held")" -ge 64 ] || { echo "measure.sh: 64 VMs did not come up" >&2; exit 1; }
-"$viommu" top -b 1 > /dev/null 2> "$tmp/top.err" &
+"$viommu" top -b 1 > "$tmp/top.out" 2> "$tmp/top.err" &
 tracer=$!
 wait_for 'name btf_iommufd' "$n_top_events" "viommu top"
-sleep 1
+# The window spans exactly 5 intervals: from just after the tool printed
+# one table to just after it printed the fifth next (a table starts with
+# its time of day).
+tables() { grep -cE '^[0-9]{2}:[0-9]{2}:[0-9]{2}$' "$tmp/top.out" || true; }
+until_tables() {
+	local i
+	for i in $(seq 3000); do
+		[ "$(tables)" -ge "$1" ] && return 0
+		sleep 0.01
+	done
+	echo "measure.sh: viommu top printed no table $1" >&2
+	exit 1
+}
+until_tables 2
 read -r run0 _ < "/proc/$tracer/schedstat"
-t0=$(now_ns)
-sleep 3
+until_tables 7
 read -r run1 _ < "/proc/$tracer/schedstat"
-t1=$(now_ns)
 detach
 wait "$held"
-top_interval=$(( (run1 - run0) * 1000000000 / (t1 - t0) ))
+top_interval=$(( (run1 - run0) / 5 ))
 
 {
 	for k in "${!vals[@]}"; do
