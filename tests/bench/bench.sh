@@ -18,7 +18,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "== 1. guest instructions per event"
-"$repo/tests/perf/measure.sh" --rounds "${BENCH_ROUNDS:-5}" --bpftrace --out "$tmp/f.json"
+"$repo/tests/perf/measure.sh" --rounds "${BENCH_ROUNDS:-5}" --bpftrace --tool-interval --out "$tmp/f.json"
 cp "$tmp/f.json" "${VM_RESULTS:-$tmp}/figures.json"
 jq -r '.figures as $f |
 	def row($k): ($f[$k + ".off"]) as $off |

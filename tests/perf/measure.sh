@@ -5,9 +5,11 @@
 # instructions per event of each kind, with the iommufd events off, with an
 # empty BPF program on every event viommu top uses (the floor), with
 # viommu top attached and (--bpftrace) with an equivalent bpftrace program;
-# and viommu top's own instructions per 1 s interval with 64 VMs alive.
+# and (--tool-interval) viommu top's own instructions per 1 s interval with
+# 64 VMs alive. That last figure varies between runs (1.5 to 3.1 M seen)
+# for reasons not yet found, so the gate leaves it out; make bench shows it.
 #
-# usage: measure.sh [--rounds N] [--bpftrace] [--out FILE.json]
+# usage: measure.sh [--rounds N] [--bpftrace] [--tool-interval] [--out FILE.json]
 #
 # Under instruction counting guest time advances 1 ns per instruction, so
 # "T guest seconds for K events" is T * 1e9 / K instructions per event.
@@ -23,13 +25,14 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 viommu=$repo/build/viommu
 load=$repo/build/viommu-load
 empty=$repo/build/bench/empty_attach
-rounds=3 bpftrace=0 out=/dev/stdout
+rounds=3 bpftrace=0 interval=0 out=/dev/stdout
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) rounds=$2; shift 2 ;;
 	--bpftrace) bpftrace=1; shift ;;
+	--tool-interval) interval=1; shift ;;
 	--out) out=$2; shift 2 ;;
-	*) echo "usage: measure.sh [--rounds N] [--bpftrace] [--out FILE]" >&2; exit 2 ;;
+	*) echo "usage: measure.sh [--rounds N] [--bpftrace] [--tool-interval] [--out FILE]" >&2; exit 2 ;;
 	esac
 done
 [ "${VIOMMU_ICOUNT:-0}" = 1 ] ||
@@ -133,45 +136,49 @@ for r in $(seq "$rounds"); do
 	echo "# round $r done" >&2
 done
 
-# viommu top's own instructions per 1 s interval with 64 VMs alive (their
-# BPF work is theirs: it runs in their context): the VMs are made, then
-# held idle while the tool's run time over 5 intervals is read.
-"$load" -V 64 -i 1 -n 10 -u 0 --hold 30 > "$tmp/held" &
-held=$!
-for i in $(seq 600); do
-	[ "$(grep -c '^vm ' "$tmp/held")" -ge 64 ] && break
-	sleep 0.1
-done
-[ "$(grep -c '^vm ' "$tmp/held")" -ge 64 ] || { echo "measure.sh: 64 VMs did not come up" >&2; exit 1; }
-"$viommu" top -b 1 > "$tmp/top.out" 2> "$tmp/top.err" &
-tracer=$!
-wait_for 'name btf_iommufd' "$n_top_events" "viommu top"
-# The window spans exactly 5 intervals: from just after the tool printed
-# one table to just after it printed the fifth next (a table starts with
-# its time of day).
-tables() { grep -cE '^[0-9]{2}:[0-9]{2}:[0-9]{2}$' "$tmp/top.out" || true; }
-until_tables() {
-	local i
-	for i in $(seq 3000); do
-		[ "$(tables)" -ge "$1" ] && return 0
-		sleep 0.01
+if [ "$interval" = 1 ]; then
+	# viommu top's own instructions per 1 s interval with 64 VMs alive (their
+	# BPF work is theirs: it runs in their context): the VMs are made, then
+	# held idle while the tool's run time over 5 intervals is read.
+	"$load" -V 64 -i 1 -n 10 -u 0 --hold 600 > "$tmp/held" &
+	held=$!
+	for i in $(seq 600); do
+		[ "$(grep -c '^vm ' "$tmp/held")" -ge 64 ] && break
+		sleep 0.1
 	done
-	echo "measure.sh: viommu top printed no table $1" >&2
-	exit 1
-}
-until_tables 2
-read -r run0 _ < "/proc/$tracer/schedstat"
-until_tables 7
-read -r run1 _ < "/proc/$tracer/schedstat"
-detach
-wait "$held"
-top_interval=$(( (run1 - run0) / 5 ))
+	[ "$(grep -c '^vm ' "$tmp/held")" -ge 64 ] || { echo "measure.sh: 64 VMs did not come up" >&2; exit 1; }
+	"$viommu" top -b 1 > "$tmp/top.out" 2> "$tmp/top.err" &
+	tracer=$!
+	wait_for 'name btf_iommufd' "$n_top_events" "viommu top"
+	# The window spans exactly 5 intervals: from just after the tool printed
+	# one table to just after it printed the fifth next (a table starts with
+	# its time of day).
+	tables() { grep -cE '^[0-9]{2}:[0-9]{2}:[0-9]{2}$' "$tmp/top.out" || true; }
+	until_tables() {
+		local i
+		for i in $(seq 3000); do
+			[ "$(tables)" -ge "$1" ] && return 0
+			sleep 0.01
+		done
+		echo "measure.sh: viommu top printed no table $1" >&2
+		exit 1
+	}
+	until_tables 2
+	read -r run0 _ < "/proc/$tracer/schedstat"
+	until_tables 7
+	read -r run1 _ < "/proc/$tracer/schedstat"
+	detach
+	# The VMs are held far longer than the window, so none goes during it
+	pkill -TERM -f "^$load " || true
+	wait "$held" || true
+	top_interval=$(( (run1 - run0) / 5 ))
+fi
 
 {
 	for k in "${!vals[@]}"; do
 		printf '%s %s\n' "$k" "$(echo "${vals[$k]}" | tr ' ' '\n' | grep . | median)"
 	done
-	echo "top.insns_per_interval_64vms $top_interval"
+	[ "$interval" = 0 ] || echo "top.insns_per_interval_64vms $top_interval"
 } | sort | jq -R -n --arg rounds "$rounds" '
 	{ schema_version: 1, unit: "guest instructions",
 	  rounds: ($rounds | tonumber),
