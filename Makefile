@@ -113,11 +113,19 @@ test:
 test-variants: test-bins
 	@scripts/run-tests.sh variants
 
-# Benchmarks count guest instructions (QEMU -icount) in one VM boot: the
-# figures are stable to well under 1 %, so they can be compared.
+# Benchmarks count guest instructions (QEMU -icount): the figures are stable
+# to well under 1 %, so they can be compared. One boot of the test kernel,
+# then one of the perf variant (no debugging options; built if missing).
+PERF_KBUILD = $(VIOMMU_CACHE)/build-perf
 bench: kernel test-bins
 	@TEST_BIN=$(CURDIR)/$(OUT)/tests scripts/vm-run.sh --icount -c 1 -t 3600 -r $(RESULTS)/bench -- \
 		tests/bench/bench.sh
+	@VIOMMU_VARIANT=perf scripts/kernel.sh build > /dev/null
+	@echo "== the perf kernel (no debugging options)"
+	@TEST_BIN=$(CURDIR)/$(OUT)/tests TEST_KBUILD=$(PERF_KBUILD) scripts/vm-run.sh --icount -c 1 \
+		-k $(PERF_KBUILD)/arch/x86/boot/bzImage -t 3600 -r $(RESULTS)/bench-perf -- \
+		tests/perf/measure.sh --rounds 3 --out /run/results/figures.json
+	@jq . $(RESULTS)/bench-perf/figures.json
 
 # The performance gate of "make test", alone; perf-baseline rewrites
 # tests/perf/baseline.json from a new measurement.
