@@ -69,3 +69,257 @@ stop_tracer() {
 	fi
 	wait "$pid"
 }
+
+# wait_until SECS COMMAND...: run COMMAND every 0.1 s until it succeeds;
+# status 1 when it has not within SECS seconds (a condition, not a sleep).
+# The pause is a read timing out on a pipe nobody writes: no process to
+# start each time (under TCG, starting one takes a good part of 0.1 s).
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	[ -n "${_tap_idle_fd:-}" ] || exec {_tap_idle_fd}<> <(:)
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		read -rt 0.1 -u "$_tap_idle_fd" _ || :
+	done
+}
+
+# bpftrace_polling PID: the bpftrace process PID has attached and enabled
+# every probe and reads their output. bpftrace (0.17 and later) enters
+# epoll_wait only after its last attachment, and even the output of a
+# BEGIN probe is read from there: its main thread blocked in epoll_wait
+# (x86-64 syscall 232, or epoll_pwait 281, epoll_pwait2 441) means ready.
+bpftrace_polling() {
+	local nr
+	{ read -r nr _ < "/proc/$1/syscall"; } 2>/dev/null || return 1
+	case $nr in
+	232 | 281 | 441) return 0 ;;
+	esac
+	return 1
+}
+
+# wait_polling SECS PID...: wait, for at most SECS, until each bpftrace PID
+# has been seen polling (bpftrace_polling) or has exited, and leave
+# polled[PID]=1 for the ones seen polling. Once is enough: between two
+# epoll_wait calls bpftrace is briefly elsewhere. Status 1 on a timeout.
+wait_polling() {
+	local secs=$1
+	shift
+	declare -gA polled=()
+	wait_until "$secs" _all_polled "$@"
+}
+_all_polled() {
+	local p all=0
+	for p; do
+		[ -n "${polled[$p]:-}" ] && continue
+		if bpftrace_polling "$p"; then
+			polled[$p]=1
+		elif ! kill -0 "$p" 2>/dev/null; then
+			polled[$p]=0
+		else
+			all=1
+		fi
+	done
+	return $all
+}
+
+# stop_tracers PID...: stop several background tracers with one SIGINT
+# each, all at once, and leave the exit status of each in tracer_rc[PID].
+# For tracers known to be running (bpftrace_polling): their handler is in
+# place, so the signal is repeated only to one still running after 10 s
+# and 20 s; one still running after 30 s is killed (status 124).
+stop_tracers() {
+	local pid i left
+	declare -gA tracer_rc=()
+	kill -INT "$@" 2>/dev/null
+	for i in 1 2 3; do
+		wait_until 10 _none_alive "$@" && break
+		[ "$i" = 3 ] && break
+		left=()
+		for pid; do kill -0 "$pid" 2>/dev/null && left+=("$pid"); done
+		kill -INT "${left[@]}" 2>/dev/null
+	done
+	for pid; do
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "# pid $pid still running 30 s after SIGINT: killed"
+			kill -KILL "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			tracer_rc[$pid]=124
+		else
+			wait "$pid"
+			tracer_rc[$pid]=$?
+		fi
+	done
+}
+_none_alive() {
+	local p
+	for p; do kill -0 "$p" 2>/dev/null && return 1; done
+	return 0
+}
+
+# tracefs_on NAME: record every iommufd event in a tracefs instance of its
+# own (the main buffer stays untouched), stamped with the mono clock that
+# bpftrace's nsecs reads. tracefs_off NAME FILE: stop it, keep its text in
+# FILE and remove it. The records are an oracle that shares no code with
+# bpftrace or the viommu tool: only the events themselves.
+tracefs_on() {
+	local d=/sys/kernel/tracing/instances/$1
+	mkdir "$d" && echo mono > "$d/trace_clock" &&
+		echo 1 > "$d/events/iommufd/enable"
+}
+tracefs_off() {
+	local d=/sys/kernel/tracing/instances/$1
+	[ -d "$d" ] || return 1
+	echo 0 > "$d/events/iommufd/enable"
+	cat "$d/trace" > "$2"
+	rmdir "$d"
+}
+
+# bt_py ARG... <<'PY' ... PY: run the Python program on stdin with ARGs,
+# after the helpers below: bpftrace output as records, log2 buckets as
+# bpftrace's hist() makes them, tracefs text, viommu-load's report.
+bt_py() {
+	local prog
+	prog=$(cat)
+	python3 -c "$_bt_pylib
+$prog" "$@"
+}
+_bt_pylib=$(cat <<'PY'
+import collections, re, sys
+
+_SUFFIX = {'': 1, 'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30, 'T': 1 << 40,
+           'P': 1 << 50, 'E': 1 << 60}
+
+def bucket(v):
+    """The low bound of the hist() bucket of v: -1 (negative), 0, 1, 2^k"""
+    v = int(v)
+    return -1 if v < 0 else v if v < 2 else 1 << (v.bit_length() - 1)
+
+def _index(low):
+    return 0 if low < 0 else 1 if low == 0 else low.bit_length() + 1
+
+def _label_low(label):
+    if label.startswith('(...'):
+        return -1
+    m = re.match(r'\[(\d+)([KMGTPE]?)', label)
+    return int(m.group(1)) * _SUFFIX[m.group(2)]
+
+class Rec:
+    """One printed line; a hist() header also holds its buckets (low: n)"""
+    def __init__(self, text):
+        self.text = ' '.join(text.split())
+        self.hist = {} if self.text.endswith(':') else None
+    def __str__(self):
+        if self.hist is None:
+            return self.text
+        return '%s hist(%s)' % (self.text, ','.join(
+            '%d=%d' % kv for kv in sorted(self.hist.items())))
+
+_BUCKET = re.compile(r'^(\(\.\.\., 0\)|\[[^]\)]*[]\)])\s+(\d+)\s*\|')
+
+def records(path):
+    """bpftrace's output without the Attaching line and blank lines;
+    bucket lines are folded into their hist record, empty buckets dropped"""
+    recs = []
+    for line in open(path, errors='replace'):
+        if not line.strip() or re.match(r'Attaching \d+ probes?\.\.\.$', line):
+            continue
+        m = _BUCKET.match(line)
+        if m and recs and recs[-1].hist is not None:
+            if int(m.group(2)):
+                low = _label_low(m.group(1))
+                recs[-1].hist[low] = recs[-1].hist.get(low, 0) + int(m.group(2))
+            continue
+        recs.append(Rec(line))
+    return recs
+
+def hist_of(values):
+    """the record text of hist() over values"""
+    h = collections.Counter(bucket(v) for v in values)
+    return 'hist(%s)' % ','.join('%d=%d' % kv for kv in sorted(h.items()))
+
+def near_problem(hist, values, slack=1):
+    """None when hist holds as many samples as values and could be them
+    measured again: each moved by at most slack buckets, but for one in
+    ten (the two measurements are not the same instant: under TCG the
+    vCPU can stall between them); compared as cumulative counts. Else
+    what is wrong."""
+    if sum(hist.values()) != len(values):
+        return '%d samples, want %d' % (sum(hist.values()), len(values))
+    got, want = collections.Counter(), collections.Counter()
+    for low, n in hist.items():
+        got[_index(low)] += n
+    for v in values:
+        want[_index(bucket(v))] += 1
+    far = (len(values) + 9) // 10
+    cum = lambda c, i: sum(n for k, n in c.items() if k <= i)
+    for i in range(0, 67):
+        if not cum(want, i - slack) - far <= cum(got, i) <= cum(want, i + slack) + far:
+            return 'more than %d samples more than %d bucket away from the oracle %s' % (
+                far, slack, hist_of(values))
+    return None
+
+def match(expected, recs, complete=True):
+    """Compare records with expected record texts: exact text, or a
+    'HEADER near(v,v,...)' for a histogram of values measured twice. With
+    complete, every record must be expected. Returns the problems."""
+    left = list(recs)
+    problems = []
+    for e in expected:
+        m = re.match(r'(.*) near\(([-\d,]*)\)$', e)
+        if m:
+            vals = [int(x) for x in m.group(2).split(',') if x]
+            cand = [r for r in left if r.text == m.group(1) and r.hist is not None]
+            if not cand:
+                problems.append('missing: %s %s' % (m.group(1), hist_of(vals)))
+                continue
+            left.remove(cand[0])
+            p = near_problem(cand[0].hist, vals)
+            if p:
+                problems.append('%s: %s' % (cand[0], p))
+            continue
+        cand = [r for r in left if str(r) == e]
+        if cand:
+            left.remove(cand[0])
+        else:
+            problems.append('missing: %s' % e)
+    if complete:
+        problems += ['unexpected: %s' % r for r in left]
+    return problems
+
+def _num(v):
+    try:
+        return int(v, 0)
+    except ValueError:
+        return v
+
+def fields(text):
+    return {k: _num(v) for k, v in re.findall(r'(\w+)=(\S+)', text)}
+
+_EVENT = re.compile(r'(\d+)\.(\d{6}): (\w+): (.*)$')
+
+def trace(path):
+    """tracefs records as dicts (event, ts in ns, fields); fails when the
+    buffer overflowed"""
+    evs = []
+    for line in open(path, errors='replace'):
+        m = re.match(r'# entries-in-buffer/entries-written: (\d+)/(\d+)', line)
+        if m and m.group(1) != m.group(2):
+            sys.exit('tracefs lost events: ' + line.strip())
+        m = _EVENT.search(line)
+        if m and not line.startswith('#'):
+            d = fields(m.group(4))
+            d['event'], d['ts'] = m.group(3), int(m.group(1)) * 10**9 + int(m.group(2)) * 1000
+            evs.append(d)
+    return evs
+
+def load_report(path):
+    """viommu-load's vm and viommu lines, as dicts"""
+    vms, viommus = [], []
+    for line in open(path):
+        kind = line.split(' ', 1)[0]
+        if kind in ('vm', 'viommu'):
+            (vms if kind == 'vm' else viommus).append(fields(line))
+    return vms, viommus
+PY
+)
