@@ -8,7 +8,9 @@
 #   vm        the VM suite: upstream iommufd selftests and ours, in one boot
 #   variants  each kernel variant in $VIOMMU_VARIANTS (default: nokvm),
 #             built and booted for the checks only it can make
-#   all       unit, the kernel build (cached), the VM suite, the variants
+#   all       unit, the kernel build (cached), checkpatch and drift, the
+#             VM suite, the variants, the kernel log check, the
+#             performance gate, and check-fresh beside them
 #
 # Every suite leaves a TAP file in results/; the run ends with the tally's
 # "N passed, N failed, N skipped" line and fails if anything failed.
@@ -152,7 +154,7 @@ all)
 		cat "$results/check-fresh.tap"
 	fi
 	;;
-*) sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+*) sed -n '4,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
 echo "== results ($(( $(date +%s) - start ))s)"
 
