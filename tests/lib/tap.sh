@@ -175,6 +175,19 @@ tracefs_off() {
 	rmdir "$d"
 }
 
+# tracer_scratch NAME: what a suite of tracers needs: a scratch dir in $tmp,
+# a tracefs instance name in $inst (NAME_PID) and an empty $pids for the
+# tracers it starts; on exit every pid still in $pids is killed, the
+# instance (if on) is removed and so is the dir.
+tracer_scratch() {
+	tmp=$(mktemp -d)
+	inst=$1_$$
+	pids=()
+	trap '[ ${#pids[@]} = 0 ] || kill -KILL "${pids[@]}" 2>/dev/null
+	      tracefs_off "$inst" /dev/null 2>/dev/null
+	      rm -rf "$tmp"' EXIT
+}
+
 # bt_py ARG... <<'PY' ... PY: run the Python program on stdin with ARGs,
 # after the helpers below: bpftrace output as records, log2 buckets as
 # bpftrace's hist() makes them, tracefs text, viommu-load's report.

@@ -11,15 +11,7 @@
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 tools=$repo/scripts/bpftrace
 load=${VIOMMU_LOAD:?path of viommu-load}
-tmp=$(mktemp -d)
-inst=bpftrace_tools_$$
-pids=()
-cleanup() {
-	[ ${#pids[@]} = 0 ] || kill -KILL "${pids[@]}" 2>/dev/null
-	tracefs_off "$inst" /dev/null 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+tracer_scratch bpftrace_tools
 names=(viommu_invlat viommu_s2fanout viommu_vmid viommu_faults viommu_objects)
 # 2 VMs of 3 vIOMMUs on one S2 each: invalidations of 3 entries, unmaps
 # (fan-out 3), 70 vEVENTs per vIOMMU into a queue of 64, 3 IOPFs each

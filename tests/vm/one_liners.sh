@@ -39,15 +39,7 @@
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 doc=${ONE_LINERS_DOC:-$repo/docs/one-liners.md}
 load=${VIOMMU_LOAD:?path of viommu-load}
-tmp=$(mktemp -d)
-inst=one_liners_$$
-pids=()
-cleanup() {
-	[ ${#pids[@]} = 0 ] || kill -KILL "${pids[@]}" 2>/dev/null
-	tracefs_off "$inst" /dev/null 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+tracer_scratch one_liners
 print=0
 [ "${1:-}" = --print ] && print=1
 ready_timeout=${ONE_LINERS_TIMEOUT:-300}
