@@ -64,10 +64,15 @@ suites() {
 	none)
 		$each kvm_absent 60 "$TEST_BIN/kvm_absent" none ;;
 	esac
-	$each iommufd 400 "$here/run.sh" --iommufd-trace "$TEST_SELFTESTS/iommufd"
-	$each iommufd_fail_nth 300 "$TEST_SELFTESTS/iommufd_fail_nth"
+	$each iommufd 400 "$here/run.sh" --iommufd-trace iommufd \
+		"$TEST_SELFTESTS/iommufd"
+	$each iommufd_fail_nth 300 "$here/run.sh" --iommufd-trace \
+		iommufd_fail_nth "$TEST_SELFTESTS/iommufd_fail_nth"
+	$each object_pairing 60 "$here/object_pairing.sh" \
+		"$VM_RESULTS/iommufd.objects" "$VM_RESULTS/iommufd_fail_nth.objects"
 	$each trace_viommu 120 "$TEST_BIN/trace_viommu"
 	$each trace_events 120 "$TEST_BIN/trace_events"
+	$each object_events 120 "$TEST_BIN/object_events"
 	$each kvm_viommu 120 "$TEST_BIN/kvm_viommu"
 	$each fault_virt_id 120 "$TEST_BIN/fault_virt_id"
 	$each bpftrace_viommu 300 "$here/bpftrace_viommu.sh"
@@ -102,9 +107,14 @@ run_suite() { # NAME SECONDS COMMAND...
 	echo "== $name: status $rc, ${took}s"
 }
 
-# --iommufd-trace COMMAND...: run COMMAND with the iommufd trace events on
+# --iommufd-trace NAME COMMAND...: run COMMAND with the iommufd trace events
+# on; the object alloc/destroy events seen go to $VM_RESULTS/NAME.objects
+# ("event ictx id" a line, after a "lost N" line) for object_pairing.sh
 iommufd_trace() {
 	local inst=/sys/kernel/tracing/instances/viommu-run rc lost=0 cpu n
+	local objects=$VM_RESULTS/$1.objects
+	shift
+	rm -f "$objects"
 	# a leftover of a run killed half way
 	[ -d "$inst" ] && { echo 0 > "$inst/events/iommufd/enable"; rmdir "$inst"; }
 	if ! mkdir "$inst" || ! echo 16384 > "$inst/buffer_size_kb" ||
@@ -125,9 +135,15 @@ iommufd_trace() {
 		n=$(sed -n 's/^overrun: //p' "$cpu/stats")
 		lost=$((lost + ${n:-0}))
 	done
-	# Reading the buffer runs the events' output code too. A known bug
-	# makes alloc and destroy differ: diagnostics only, never a result.
-	awk -v lost="$lost" '
+	# Reading the buffer runs the events' output code too
+	awk -v lost="$lost" -v objects="$objects" '
+		BEGIN {
+			printf "lost %d\n", lost > objects
+			# the field that holds the id of an object of each class
+			key["viommu"] = "viommu"; key["vdevice"] = "vdev"
+			key["hwpt_nested"] = "hwpt"; key["hw_queue"] = "hw_queue"
+			key["veventq"] = "veventq"
+		}
 		match($0, / iommufd_[a-z0-9_]+: /) {
 			ev = substr($0, RSTART + 9, RLENGTH - 11)
 			n++
@@ -135,6 +151,14 @@ iommufd_trace() {
 				cls = ev; sub(/_[a-z]+$/, "", cls)
 				classes[cls] = 1
 				count[ev]++
+				ictx = id = "?"
+				for (i = 1; i <= NF; i++) {
+					if ($i ~ /^ictx=/)
+						ictx = substr($i, 6)
+					if (index($i, key[cls] "=") == 1)
+						id = substr($i, length(key[cls]) + 2)
+				}
+				printf "%s %s %s\n", ev, ictx, id > objects
 			}
 		}
 		END {
