@@ -36,9 +36,10 @@ kernel: deps
 
 # Programs that run inside the test VM; they need the kernel's uAPI headers.
 VM_PROGS := $(OUT)/tests/trace_viommu $(OUT)/tests/trace_events \
-	    $(OUT)/tests/mock_viommus $(OUT)/tests/inval_rate \
+	    $(OUT)/tests/mock_viommus $(OUT)/tests/inval_rate $(OUT)/tests/fdinfo_stall \
 	    $(OUT)/tests/kvm_viommu $(OUT)/tests/fault_virt_id \
-	    $(OUT)/tests/kvm_absent $(OUT)/tests/object_events
+	    $(OUT)/tests/kvm_absent $(OUT)/tests/object_events \
+	    $(OUT)/tests/vmm_attribution
 MOCK_LIB := tools/lib/iommufd_mock.c
 TRACEFS_LIB := tests/vm/lib/tracefs.c
 BENCH_PROGS := $(OUT)/bench/empty_attach $(OUT)/bench/empty_attach.bpf.o

@@ -5,12 +5,11 @@
  * identity in the trace events and fdinfo. Runs in the test VM (/dev/kvm
  * works there with nested SVM).
  *
- * kvm_pid is KVM's stats id "kvm-<pid>", which KVM_CREATE_VM fills in with
- * the pid of the creating task: the process's pid when its main thread
- * creates the VM, the thread's id (gettid) when another thread does. VMs are
- * made here by the iommufd owner, by a child process that hands the fd over
- * and exits, and by a second thread, so that kvm_pid must differ from the
- * owner's tgid in the last two.
+ * The events and fdinfo say whether a vIOMMU holds a VM (kvm=1) and name the
+ * process that allocated the vIOMMU (vmm), never the VM's creator, which
+ * KVM does not export. VMs are made here by the iommufd owner, by a child
+ * process that hands the fd over and exits, and by a second thread: the vmm
+ * is this process in every case.
  *
  * Whether a VM is alive is read from KVM's debugfs, which the code under
  * test does not touch: KVM_CREATE_VM makes kvm/<creator pid>-<fd> and
@@ -213,18 +212,18 @@ static int64_t event_field(const struct trace_rec *recs, int n,
 	return count == 1 ? val : -1;
 }
 
-static int64_t fdinfo_kvm_pid(struct ctx *c, uint32_t id)
+static int64_t fdinfo_field(struct ctx *c, uint32_t id, const char *key)
 {
 	int64_t v = -1;
 
-	return mock_fdinfo_obj_field(c->fd, id, "kvm_pid", &v) ? -1 : v;
+	return mock_fdinfo_obj_field(c->fd, id, key, &v) ? -1 : v;
 }
 
 /*
- * A VM made elsewhere (by a child or a thread), given to a vIOMMU: kvm_pid
- * in the events and fdinfo is its creator, not the owner; with every VM fd
- * closed the vIOMMU alone keeps it alive, and destroying the vIOMMU
- * destroys it.
+ * A VM made elsewhere (by a child or a thread), given to a vIOMMU: the
+ * events and fdinfo show a VM (kvm 1) and this process as the vmm; with
+ * every VM fd closed the vIOMMU alone keeps it alive, and destroying the
+ * vIOMMU destroys it.
  */
 static void check_foreign_vm(struct ctx *c, struct vm *v, const char *who)
 {
@@ -240,8 +239,9 @@ static void check_foreign_vm(struct ctx *c, struct vm *v, const char *who)
 	trace_clear();
 	tap_is(viommu_alloc(c, IOMMU_VIOMMU_ALLOC_KVM_FD, v->fd, &id), 0,
 	       "%s: alloc with its VM fd", who);
-	tap_is(fdinfo_kvm_pid(c, id), v->creator,
-	       "%s: fdinfo kvm_pid is the creator's, not the owner's", who);
+	tap_ok(fdinfo_field(c, id, "kvm") == 1 &&
+	       fdinfo_field(c, id, "vmm_pid") == getpid(),
+	       "%s: fdinfo shows a VM (kvm 1) and this process as vmm_pid", who);
 	close(v->fd);
 	tap_ok(vm_stays(v),
 	       "%s: with every fd of the VM closed, the vIOMMU keeps it alive",
@@ -254,11 +254,12 @@ static void check_foreign_vm(struct ctx *c, struct vm *v, const char *who)
 		tap_bail("cannot read the trace buffer");
 	tap_is(event_field(recs, n, "iommufd_viommu_alloc", id, "owner"),
 	       getpid(), "%s: the alloc event's owner is this process", who);
-	tap_is(event_field(recs, n, "iommufd_viommu_alloc", id, "kvm_pid"),
-	       v->creator, "%s: the alloc event's kvm_pid is the creator", who);
-	tap_is(event_field(recs, n, "iommufd_viommu_destroy", id, "kvm_pid"),
-	       v->creator, "%s: the destroy event's kvm_pid is the creator",
-	       who);
+	tap_ok(event_field(recs, n, "iommufd_viommu_alloc", id, "kvm") == 1 &&
+	       event_field(recs, n, "iommufd_viommu_alloc", id, "vmm") == getpid(),
+	       "%s: the alloc event shows a VM and this process as vmm", who);
+	tap_ok(event_field(recs, n, "iommufd_viommu_destroy", id, "kvm") == 1 &&
+	       event_field(recs, n, "iommufd_viommu_destroy", id, "vmm") == getpid(),
+	       "%s: so does the destroy event", who);
 	free(recs);
 }
 
@@ -286,13 +287,16 @@ int main(void)
 	n = trace_read(&recs);
 	if (n < 0)
 		tap_bail("cannot read the trace buffer");
-	tap_is(event_field(recs, n, "iommufd_viommu_alloc", id2, "kvm_pid"),
-	       getpid(), "the alloc event names the VM by its creator pid");
-	tap_is(event_field(recs, n, "iommufd_viommu_alloc", id, "kvm_pid"), 0,
-	       "a vIOMMU without a VM has kvm_pid 0");
+	tap_ok(event_field(recs, n, "iommufd_viommu_alloc", id2, "kvm") == 1 &&
+	       event_field(recs, n, "iommufd_viommu_alloc", id2, "vmm") == getpid(),
+	       "the alloc event shows the VM (kvm 1) and this process as vmm");
+	tap_is(event_field(recs, n, "iommufd_viommu_alloc", id, "kvm"), 0,
+	       "a vIOMMU without a VM has kvm 0");
 	free(recs);
-	tap_is(fdinfo_kvm_pid(&c, id2), getpid(), "fdinfo: kvm_pid of the VM's creator");
-	tap_is(fdinfo_kvm_pid(&c, id), 0, "fdinfo: kvm_pid 0 without a VM");
+	tap_ok(fdinfo_field(&c, id2, "kvm") == 1 &&
+	       fdinfo_field(&c, id2, "vmm_pid") == getpid(),
+	       "fdinfo: kvm 1 and vmm_pid of this process");
+	tap_is(fdinfo_field(&c, id, "kvm"), 0, "fdinfo: kvm 0 without a VM");
 
 	/* Errors */
 	tap_is(viommu_alloc(&c, IOMMU_VIOMMU_ALLOC_KVM_FD, -1, &id), -EBADF,

@@ -73,6 +73,7 @@ suites() {
 	$each trace_viommu 120 "$TEST_BIN/trace_viommu"
 	$each trace_events 120 "$TEST_BIN/trace_events"
 	$each object_events 120 "$TEST_BIN/object_events"
+	$each vmm_attribution 120 "$TEST_BIN/vmm_attribution"
 	$each kvm_viommu 120 "$TEST_BIN/kvm_viommu"
 	$each fault_virt_id 120 "$TEST_BIN/fault_virt_id"
 	$each bpftrace_viommu 300 "$here/bpftrace_viommu.sh"

@@ -131,7 +131,7 @@ int main(void)
 	int fd, veventq_fd, fault_fd, rc, ok;
 	void *buf;
 
-	tap_plan(47);
+	tap_plan(50);
 	if (!trace_event_exists("iommufd", "iommufd_viommu_vmid_assign"))
 		tap_bail("iommufd tracepoints missing: not this project's kernel");
 	if (trace_system_enable("iommufd", true))
@@ -366,12 +366,33 @@ int main(void)
 		       "delivery names the device, its vRID, the group and queue");
 		tap_ok(count("iommufd_fault_respond") == 1 && r &&
 		       f(r, "cookie") == pgfault.cookie && f(r, "code") == 0 &&
-		       f(r, "grpid") == IOPF_GRPID && f(r, "dev") == dev.idev_id,
-		       "the response is traced with its cookie and code");
+		       f(r, "grpid") == IOPF_GRPID && f(r, "dev") == dev.idev_id &&
+		       count_field("iommufd_fault_respond", "reason", "user") == 1,
+		       "the response is traced with its cookie, code and reason user");
 	}
+
+	/*
+	 * F: a fault the VMM read but never answered is answered by the
+	 * kernel ("invalid") when the device leaves the HWPT, and traced so
+	 */
+	tap_is(mock_trigger_iopf(fd, dev.idev_id, 0, IOPF_GRPID + 1), 0,
+	       "a second IOPF triggered");
+	tap_is(read(fault_fd, &pgfault, sizeof(pgfault)), sizeof(pgfault),
+	       "it is read and left unanswered");
 	if (mock_dev_replace(fd, dev.stdev_id, ioas) ||
 	    mock_dev_replace(fd, dev2.stdev_id, ioas))
 		tap_bail("cannot detach the devices from the nested HWPTs");
+	collect();
+	{
+		const struct trace_rec *r = nth("iommufd_fault_respond", 0);
+
+		tap_ok(count("iommufd_fault_respond") == 1 && r &&
+		       f(r, "cookie") == pgfault.cookie && f(r, "code") == 1 &&
+		       f(r, "grpid") == IOPF_GRPID + 1 &&
+		       f(r, "dev") == dev.idev_id &&
+		       count_field("iommufd_fault_respond", "reason", "auto") == 1,
+		       "detaching answers it: traced with code 1 (invalid), reason auto");
+	}
 
 	/* G: closing the context tears everything down, each traced once */
 	close(veventq_fd);

@@ -355,25 +355,33 @@ int kvm_vm_create(void)
 	return vm;
 }
 
-int mock_fdinfo_obj_field(int fd, uint32_t obj_id, const char *key,
-			  int64_t *val)
+int mock_fdinfo_field(const char *path, uint32_t obj_id, const char *key,
+		      int64_t *val)
 {
-	char path[64], pat[64], *line = NULL, *p, *end;
+	char pat[64], *line = NULL, *p, *end;
 	size_t cap = 0;
 	unsigned int id;
 	int rc = -ENOENT;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	snprintf(pat, sizeof(pat), " %s=", key);
+	if (obj_id)
+		snprintf(pat, sizeof(pat), " %s=", key);
+	else
+		snprintf(pat, sizeof(pat), "%s:\t", key);
 	f = fopen(path, "r");
 	if (!f)
 		return -errno;
 	while (rc == -ENOENT && getline(&line, &cap, f) > 0) {
-		if (sscanf(line, "iommufd-object:\tid=%u ", &id) != 1 ||
-		    id != obj_id)
-			continue;
-		p = strstr(line, pat);
+		if (obj_id) {
+			if (sscanf(line, "iommufd-object:\tid=%u ", &id) != 1 ||
+			    id != obj_id)
+				continue;
+			p = strstr(line, pat);
+		} else {
+			p = strncmp(line, pat, strlen(pat)) ? NULL : line;
+			if (!p)
+				continue;
+		}
 		if (!p)
 			break;
 		p += strlen(pat);
@@ -385,4 +393,13 @@ int mock_fdinfo_obj_field(int fd, uint32_t obj_id, const char *key,
 	free(line);
 	fclose(f);
 	return rc;
+}
+
+int mock_fdinfo_obj_field(int fd, uint32_t obj_id, const char *key,
+			  int64_t *val)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	return mock_fdinfo_field(path, obj_id, key, val);
 }

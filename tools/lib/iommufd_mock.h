@@ -69,5 +69,11 @@ int kvm_vm_create(void);
  */
 int mock_fdinfo_obj_field(int fd, uint32_t obj_id, const char *key,
 			  int64_t *val);
+/*
+ * The same from any fdinfo file (another process's: /proc/PID/fdinfo/FD);
+ * obj_id 0 reads a context line instead, "key:<tab>number".
+ */
+int mock_fdinfo_field(const char *path, uint32_t obj_id, const char *key,
+		      int64_t *val);
 
 #endif
