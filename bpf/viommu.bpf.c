@@ -42,11 +42,21 @@ struct iommufd_hwpt_paging {
 	struct iommufd_hw_pagetable common;
 } __attribute__((preserve_access_index));
 
+struct upid {
+	int nr;
+} __attribute__((preserve_access_index));
+
+struct pid {
+	struct upid numbers[1];
+} __attribute__((preserve_access_index));
+
+/* vmm (the allocating process) and the older kvm_pid: either may be absent */
 struct iommufd_viommu {
 	struct iommufd_object obj;
 	struct iommufd_ctx *ictx;
 	struct iommufd_hwpt_paging *hwpt;
 	enum iommu_viommu_type type;
+	struct pid *vmm;
 	pid_t kvm_pid;
 } __attribute__((preserve_access_index));
 
@@ -367,13 +377,32 @@ event_new(u32 kind, u32 ictx_id, pid_t owner, u32 viommu_id, u32 obj_id)
 #define DEREF(p, ...) PICK_DEREF(__VA_ARGS__, DEREF3, DEREF2, DEREF1)(p, __VA_ARGS__)
 #define READ(btf, p, ...) ((btf) ? DEREF(p, __VA_ARGS__) : BPF_CORE_READ(p, __VA_ARGS__))
 
+/*
+ * The VM's process as the kernel names it: the tgid that allocated the
+ * vIOMMU (vmm) on kernels that record it, the VM creator's (kvm_pid) on
+ * the first version of the series, else 0. Probe reads: CO-RE can drop the
+ * branch a kernel lacks, which a direct tp_btf access cannot.
+ */
+static __always_inline pid_t viommu_vmm_pid(struct iommufd_viommu *viommu)
+{
+	struct pid *vmm;
+
+	if (bpf_core_field_exists(viommu->vmm)) {
+		vmm = BPF_CORE_READ(viommu, vmm);
+		return vmm ? BPF_CORE_READ(vmm, numbers[0].nr) : 0;
+	}
+	if (bpf_core_field_exists(viommu->kvm_pid))
+		return BPF_CORE_READ(viommu, kvm_pid);
+	return 0;
+}
+
 static __always_inline int on_viommu(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_viommu *viommu = CTX_ARG(ctx, 0);
 	u32 ictx_id = READ(btf, viommu, ictx, id);
 	pid_t owner = READ(btf, viommu, ictx, owner_tgid);
 	u32 id = READ(btf, viommu, obj.id);
-	pid_t kvm_pid = READ(btf, viommu, kvm_pid);
+	pid_t kvm_pid = viommu_vmm_pid(viommu);
 	struct viommu_viommu_stats *vs;
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;

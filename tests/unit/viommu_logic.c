@@ -102,7 +102,7 @@ static const char fdinfo_text[] =
 	"iommufd-object:\tid=1 type=ioas\n"
 	"iommufd-object:\tid=2 type=device dev=iommufd_mock0\n"
 	"iommufd-object:\tid=3 type=hwpt_paging ioas=1 nest_parent=1\n"
-	"iommufd-object:\tid=4 type=viommu hwpt=3 viommu_type=57005 vmid=9 kvm_pid=1234 future=x\n"
+	"iommufd-object:\tid=4 type=viommu hwpt=3 viommu_type=57005 vmid=9 vmm_pid=1234 kvm=1 future=x\n"
 	"iommufd-object:\tid=5 type=vdevice viommu=4 dev=2 virt_id=0x100\n"
 	"iommufd-object:\tid=6 type=hw_queue viommu=4 hw_queue_type=1 index=0 base_addr=0x8000 length=4096\n";
 
@@ -117,7 +117,7 @@ static void test_fdinfo(void)
 	o = &ctx.objects[3];
 	tap_ok(!strcmp(o->type, "viommu") && o->hwpt == 3 && o->vmid == 9 &&
 	       o->kvm_pid == 1234 && o->sub_type == 57005,
-	       "vIOMMU links, VMID and KVM pid; an unknown key is skipped");
+	       "vIOMMU links, VMID and VMM pid; unknown keys are skipped");
 	o = &ctx.objects[4];
 	tap_ok(o->viommu == 4 && o->dev == 2 && o->virt_id == 0x100, "vDEVICE: vIOMMU, device, vRID");
 	tap_ok(!strcmp(ctx.objects[1].dev_name, "iommufd_mock0"), "device name");

@@ -62,7 +62,8 @@ static int object_set(struct snap_object *o, const char *key, const char *val)
 		o->dev = v;
 		return 0;
 	}
-	if (!strcmp(key, "kvm_pid")) {
+	/* vmm_pid: the allocating process; kvm_pid: the first series */
+	if (!strcmp(key, "vmm_pid") || !strcmp(key, "kvm_pid")) {
 		char *end;
 		long pid = strtol(val, &end, 10);
 
