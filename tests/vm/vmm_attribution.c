@@ -109,9 +109,9 @@ static int64_t s64_of(const struct trace_rec *r, const char *key)
 
 static void test_passed_fd(void)
 {
-	int sv[2], fd, status, report[2];
+	int sv[2], fd, status, report[2], builder_fd;
 	struct trace_rec *recs;
-	uint32_t viommu = 0;
+	uint32_t viommu = 0, got[2];
 	pid_t builder;
 	int n;
 
@@ -122,18 +122,27 @@ static void test_passed_fd(void)
 	if (builder == 0) {
 		char go;
 
+		uint32_t got[2];
+
+		close(sv[0]);
+		close(report[0]);
 		fd = pass_fd(sv[1], -1);
-		viommu = fd >= 0 ? build_viommu(fd) : 0;
-		/* report the id, then stay alive until told to go */
-		if (write(report[1], &viommu, sizeof(viommu)) != sizeof(viommu) ||
+		got[0] = fd >= 0 ? build_viommu(fd) : 0;
+		got[1] = fd;
+		/* report the id and fd, then stay alive until told to go */
+		if (write(report[1], got, sizeof(got)) != sizeof(got) ||
 		    read(sv[1], &go, 1) != 1)
 			_exit(1);
 		_exit(0);
 	}
+	close(sv[1]);
+	close(report[1]);
 	fd = mock_open();
 	if (fd < 0 || pass_fd(sv[0], fd) < 0 ||
-	    read(report[0], &viommu, sizeof(viommu)) != sizeof(viommu) || !viommu)
+	    read(report[0], got, sizeof(got)) != sizeof(got) || !got[0])
 		tap_bail("the builder could not make a vIOMMU on the passed fd");
+	viommu = got[0];
+	builder_fd = got[1];
 
 	n = trace_read(&recs);
 	if (n < 0)
@@ -152,7 +161,7 @@ static void test_passed_fd(void)
 	       "passed fd: fdinfo owner is the opener");
 	tap_is(field(getpid(), fd, viommu, "vmm_pid"), builder,
 	       "passed fd: fdinfo vmm_pid is the builder");
-	tap_is(field(builder, fd, viommu, "vmm_pid"), builder,
+	tap_is(field(builder, builder_fd, viommu, "vmm_pid"), builder,
 	       "passed fd: the builder's own fdinfo says the same");
 
 	if (write(sv[0], "x", 1) != 1 || waitpid(builder, &status, 0) != builder ||
@@ -162,9 +171,7 @@ static void test_passed_fd(void)
 	       "passed fd: the builder gone, fdinfo vmm_pid is 0");
 	close(fd);
 	close(sv[0]);
-	close(sv[1]);
 	close(report[0]);
-	close(report[1]);
 }
 
 /*
@@ -196,49 +203,51 @@ static void in_new_pidns(pid_t host, int fd, uint32_t id, int out)
 
 static void test_pidns(void)
 {
-	pid_t host = getpid(), child, inner_host;
-	int sv[2], fd, status;
+	pid_t host = getpid(), child, inner_host = -1;
+	int sv[2], ip[2], fd, status;
 	uint32_t id;
 	int64_t r[6];
 
 	fd = mock_open();
 	id = fd >= 0 ? build_viommu(fd) : 0;
-	if (!id || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+	if (!id || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || pipe(ip))
 		tap_bail("cannot set up the pid namespace test");
 	child = fork();
 	if (child == 0) {
 		pid_t inner;
 
+		close(sv[0]);
 		if (unshare(CLONE_NEWPID))
 			_exit(2);
 		inner = fork();
 		if (inner == 0)
 			in_new_pidns(host, fd, id, sv[1]);
 		/* the first child's parent is the host process */
+		close(sv[1]);
+		/* fork() gave us its pid in our namespace: the host's */
+		if (write(ip[1], &inner, sizeof(inner)) != sizeof(inner))
+			_exit(4);
 		_exit(waitpid(inner, &status, 0) == inner && WIFEXITED(status) ?
 		      WEXITSTATUS(status) : 3);
 	}
-	if (read(sv[0], r, sizeof(r)) != sizeof(r))
+	close(sv[1]);
+	if (read(sv[0], r, sizeof(r)) != sizeof(r)) {
+		waitpid(child, &status, 0);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+			tap_bail("unshare(CLONE_NEWPID) failed: a kernel without CONFIG_PID_NS?");
 		tap_bail("the process in the new pid namespace did not report");
+	}
 	tap_is(r[0], 0, "pidns: the host opener is 0 to a reader inside");
 	tap_is(r[1], 0, "pidns: the host vmm_pid is 0 to a reader inside");
 	tap_is(r[2], 1, "pidns: the process inside is pid 1 there");
 	tap_ok(r[3] == 1 && r[4] == 1,
 	       "pidns: its own fdinfo shows owner 1 and vmm_pid 1 (%lld %lld)",
 	       (long long)r[3], (long long)r[4]);
-	/* the host sees its host pid: the grandchild is our child's child */
-	{
-		char path[64];
-		FILE *f;
-		int c = -1;
-
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", child,
-			 child);
-		f = fopen(path, "r");
-		inner_host = f && fscanf(f, "%d", &c) == 1 ? c : -1;
-		if (f)
-			fclose(f);
-	}
+	/* the host sees its host pid, which our child learned from fork() */
+	close(ip[1]);
+	if (read(ip[0], &inner_host, sizeof(inner_host)) != sizeof(inner_host))
+		inner_host = -1;
+	close(ip[0]);
 	tap_ok(inner_host > 1 &&
 	       field(inner_host, r[5], 0, "iommufd-owner-tgid") == inner_host,
 	       "pidns: the host reads the inner VMM's owner as its host pid %d",
@@ -248,7 +257,6 @@ static void test_pidns(void)
 		tap_diag("the pid namespace child exited with %d", status);
 	close(fd);
 	close(sv[0]);
-	close(sv[1]);
 }
 
 static void test_ctx_ids(void)
