@@ -123,6 +123,9 @@ const volatile __s32 targ_tgid;		/* only this VMM, 0 = all */
 const volatile __u32 targ_ictx;		/* only this context, 0 = all */
 const volatile bool emit_events;	/* stream records for viommu trace */
 const volatile bool per_viommu_lat;	/* guest invalidations per vIOMMU too (lat -V) */
+/* Ring buffer filters, so records nobody prints take no room in it */
+const volatile __u32 emit_viommu;	/* only records of this vIOMMU id (trace -i), 0 = all */
+const volatile __u32 emit_kinds;	/* bit per enum viommu_event_kind, 0 = all */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -340,6 +343,10 @@ event_new(u32 kind, u32 ictx_id, pid_t owner, u32 viommu_id, u32 obj_id)
 	u64 *lost;
 
 	if (!emit_events)
+		return NULL;
+	if (emit_viommu && viommu_id != emit_viommu)
+		return NULL;
+	if (emit_kinds && !(emit_kinds & (1u << kind)))
 		return NULL;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {

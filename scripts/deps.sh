@@ -18,6 +18,8 @@ packages=(
 	clang llvm bpftool bpftrace libbpf-dev pkg-config
 	# tools and selftests
 	libjson-c-dev libncurses-dev libcap-dev
+	# memory checks of the tool in the unit tests
+	valgrind
 )
 
 missing=()

@@ -148,7 +148,8 @@ static void select_programs(struct viommu_skel *skel, bool raw_tp,
 	}
 }
 
-static struct viommu_skel *load(bool raw_tp, bool emit_events)
+static struct viommu_skel *load(bool raw_tp, bool emit_events,
+				const struct viommu_events_opts *eo)
 {
 	struct viommu_skel *skel = viommu_skel__open();
 	int err;
@@ -159,13 +160,17 @@ static struct viommu_skel *load(bool raw_tp, bool emit_events)
 	skel->rodata->targ_ictx = common.vm;
 	skel->rodata->emit_events = emit_events;
 	skel->rodata->per_viommu_lat = common.per_viommu;
+	if (eo) {
+		skel->rodata->emit_viommu = eo->viommu_id;
+		skel->rodata->emit_kinds = eo->kinds;
+	}
 	select_programs(skel, raw_tp, emit_events);
 	/* Only trace needs the ring buffer's 4 MiB */
 	if (!emit_events)
 		bpf_map__set_max_entries(skel->maps.events, 4096);
-	else if (common.ringbuf_pages)
+	else if (eo && eo->ringbuf_pages)
 		bpf_map__set_max_entries(skel->maps.events,
-					 common.ringbuf_pages * sysconf(_SC_PAGESIZE));
+					 eo->ringbuf_pages * sysconf(_SC_PAGESIZE));
 	err = viommu_skel__load(skel);
 	if (!err)
 		err = viommu_skel__attach(skel);
@@ -177,7 +182,8 @@ static struct viommu_skel *load(bool raw_tp, bool emit_events)
 	return skel;
 }
 
-struct viommu_bpf *viommu_bpf_open(bool emit_events)
+static struct viommu_bpf *open_with(bool emit_events,
+				    const struct viommu_events_opts *eo)
 {
 	struct viommu_bpf *vb;
 	bool force_raw;
@@ -191,13 +197,13 @@ struct viommu_bpf *viommu_bpf_open(bool emit_events)
 	vb->ncpus = libbpf_num_possible_cpus();
 	/* VIOMMU_ATTACH=raw_tp skips tp_btf: for tests of the fallback */
 	force_raw = getenv("VIOMMU_ATTACH") && !strcmp(getenv("VIOMMU_ATTACH"), "raw_tp");
-	vb->skel = force_raw ? NULL : load(false, emit_events);
+	vb->skel = force_raw ? NULL : load(false, emit_events, eo);
 	if (!vb->skel) {
 		if (common.verbose)
 			fprintf(stderr, "viommu: tp_btf failed (%s), trying raw_tp\n",
 				strerror(errno));
 		vb->raw_tp = true;
-		vb->skel = load(true, emit_events);
+		vb->skel = load(true, emit_events, eo);
 	}
 	if (!vb->skel) {
 		fprintf(stderr,
@@ -207,6 +213,11 @@ struct viommu_bpf *viommu_bpf_open(bool emit_events)
 		return NULL;
 	}
 	return vb;
+}
+
+struct viommu_bpf *viommu_bpf_open(bool emit_events)
+{
+	return open_with(emit_events, NULL);
 }
 
 void viommu_bpf_close(struct viommu_bpf *vb)
@@ -223,10 +234,11 @@ const char *viommu_bpf_attach_mode(struct viommu_bpf *vb)
 }
 
 /* Load with event records on, and a ring buffer that hands them to fn */
-struct viommu_bpf *viommu_bpf_open_events(ring_buffer_sample_fn fn,
+struct viommu_bpf *viommu_bpf_open_events(const struct viommu_events_opts *eo,
+					  ring_buffer_sample_fn fn,
 					  struct ring_buffer **rb)
 {
-	struct viommu_bpf *vb = viommu_bpf_open(true);
+	struct viommu_bpf *vb = open_with(true, eo);
 
 	if (!vb)
 		return NULL;

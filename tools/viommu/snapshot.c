@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "viommu.h"
 
@@ -166,13 +167,21 @@ int snap_parse_fdinfo(const char *text, struct snap_ctx *ctx)
 	return 0;
 }
 
+/* /proc, or for tests a directory laid out like it (VIOMMU_PROC) */
+static const char *proc_root(void)
+{
+	const char *root = getenv("VIOMMU_PROC");
+
+	return root && *root ? root : "/proc";
+}
+
 void comm_of(int pid, char *buf, size_t len)
 {
-	char path[64];
+	char path[PATH_MAX];
 	FILE *f;
 
 	snprintf(buf, len, "?");
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	snprintf(path, sizeof(path), "%s/%d/comm", proc_root(), pid);
 	f = fopen(path, "r");
 	if (!f)
 		return;
@@ -220,6 +229,13 @@ static bool is_numeric(const char *s)
 	return true;
 }
 
+/* A process whose open files we may not read (ptrace access mode) */
+static void denied(struct snapshot *snap, int pid)
+{
+	if (!snap->denied++)
+		snap->denied_pid = pid;
+}
+
 /* Add the iommufd files of one process; a context seen before is kept once */
 static void scan_pid(struct snapshot *snap, int pid)
 {
@@ -227,10 +243,13 @@ static void scan_pid(struct snapshot *snap, int pid)
 	struct dirent *de;
 	DIR *dir;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	snprintf(path, sizeof(path), "%s/%d/fd", proc_root(), pid);
 	dir = opendir(path);
-	if (!dir)
+	if (!dir) {
+		if (errno == EACCES || errno == EPERM)
+			denied(snap, pid);
 		return;
+	}
 	while ((de = readdir(dir))) {
 		struct snap_ctx ctx, *ctxs;
 		bool dup = false;
@@ -239,17 +258,25 @@ static void scan_pid(struct snapshot *snap, int pid)
 
 		if (!is_numeric(de->d_name))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, de->d_name);
+		snprintf(path, sizeof(path), "%s/%d/fd/%s", proc_root(), pid, de->d_name);
 		n = readlink(path, target, sizeof(target) - 1);
-		if (n < 0)
+		if (n < 0) {
+			if (errno == EACCES || errno == EPERM) {
+				denied(snap, pid);
+				break;
+			}
 			continue;
+		}
 		target[n] = '\0';
 		if (strcmp(target, "/dev/iommu") && strcmp(target, "/dev/vfio/vfio"))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", pid, de->d_name);
+		snprintf(path, sizeof(path), "%s/%d/fdinfo/%s", proc_root(), pid, de->d_name);
 		text = read_file(path);
-		if (!text)
+		if (!text) {
+			if (errno == EACCES || errno == EPERM)
+				denied(snap, pid);
 			continue;
+		}
 		if (snap_parse_fdinfo(text, &ctx)) {
 			free(text);
 			continue;
@@ -293,7 +320,7 @@ int snapshot_take(struct snapshot *snap, int only_pid)
 	if (only_pid) {
 		scan_pid(snap, only_pid);
 	} else {
-		proc = opendir("/proc");
+		proc = opendir(proc_root());
 		if (!proc)
 			return -errno;
 		while ((de = readdir(proc)))
@@ -302,7 +329,34 @@ int snapshot_take(struct snapshot *snap, int only_pid)
 		closedir(proc);
 	}
 	qsort(snap->ctxs, snap->nr_ctxs, sizeof(*snap->ctxs), cmp_ctx);
+	snapshot_warn_denied(snap);
 	return 0;
+}
+
+/*
+ * Reading another process's /proc/PID/fd and fdinfo needs ptrace read
+ * access (PTRACE_MODE_READ_FSCREDS): the same uid, or CAP_SYS_PTRACE.
+ * CAP_BPF and CAP_PERFMON load the programs but do not give it, and the
+ * VMs of the processes it hides would be missing without a word: say so,
+ * once per run.
+ */
+void snapshot_warn_denied(const struct snapshot *snap)
+{
+	static bool warned;
+	char comm[VIOMMU_COMM_LEN];
+
+	if (!snap->denied || warned)
+		return;
+	warned = true;
+	comm_of(snap->denied_pid, comm, sizeof(comm));
+	fprintf(stderr,
+		"viommu: warning: cannot read the open files of %d process%s (pid %d %s%s): VMs\n"
+		"  they made before the tool started are not shown. Reading /proc/PID/fd and\n"
+		"  fdinfo of another user's process needs ptrace read access (ptrace(2), access\n"
+		"  mode PTRACE_MODE_READ): CAP_SYS_PTRACE. Run as root, or add cap_sys_ptrace\n"
+		"  to the tool's capabilities (setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep).\n",
+		snap->denied, snap->denied == 1 ? "" : "es", snap->denied_pid, comm,
+		snap->denied > 1 ? ", ..." : "");
 }
 
 void snapshot_free(struct snapshot *snap)
@@ -329,4 +383,60 @@ int snap_count(const struct snap_ctx *ctx, const char *type)
 	for (int i = 0; i < ctx->nr_objects; i++)
 		n += !strcmp(ctx->objects[i].type, type);
 	return n;
+}
+
+/*
+ * Names from include/uapi/linux/iommufd.h (enum iommu_viommu_type,
+ * iommu_veventq_type, iommu_hw_queue_type) and the selftest driver's
+ * iommufd_test.h; a type not listed is printed as its number.
+ */
+static const struct {
+	enum iommufd_type_class cls;
+	uint64_t type;
+	const char *name;
+} type_names[] = {
+	{ IOMMUFD_TYPE_VIOMMU, 0, "default" },
+	{ IOMMUFD_TYPE_VIOMMU, 1, "arm_smmuv3" },
+	{ IOMMUFD_TYPE_VIOMMU, 2, "tegra241_cmdqv" },
+	{ IOMMUFD_TYPE_VIOMMU, 0xdeadbeef, "selftest" },
+	{ IOMMUFD_TYPE_VEVENTQ, 0, "default" },
+	{ IOMMUFD_TYPE_VEVENTQ, 1, "arm_smmuv3" },
+	{ IOMMUFD_TYPE_VEVENTQ, 2, "tegra241_cmdqv" },
+	{ IOMMUFD_TYPE_VEVENTQ, 0xbeefbeef, "selftest" },
+	{ IOMMUFD_TYPE_HW_QUEUE, 0, "default" },
+	{ IOMMUFD_TYPE_HW_QUEUE, 1, "tegra241_cmdqv" },
+	{ IOMMUFD_TYPE_HW_QUEUE, 0xdeadbeef, "selftest" },
+};
+
+const char *iommufd_type_name(enum iommufd_type_class cls, uint64_t type,
+			      char *buf, size_t len)
+{
+	for (size_t i = 0; i < sizeof(type_names) / sizeof(*type_names); i++)
+		if (type_names[i].cls == cls && type_names[i].type == type)
+			return type_names[i].name;
+	snprintf(buf, len, "%llu", (unsigned long long)type);
+	return buf;
+}
+
+struct json_object *json_id(uint64_t id)
+{
+	return id == VIOMMU_ID_NONE ? NULL : json_object_new_uint64(id);
+}
+
+double ktime_to_unix_ms(uint64_t ktime_ns)
+{
+	static int64_t offset_ns;
+	static bool have_offset;
+
+	/* CLOCK_REALTIME - CLOCK_MONOTONIC, taken once: times stay ordered */
+	if (!have_offset) {
+		struct timespec mono, real;
+
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		clock_gettime(CLOCK_REALTIME, &real);
+		offset_ns = (real.tv_sec - mono.tv_sec) * 1000000000LL +
+			    (real.tv_nsec - mono.tv_nsec);
+		have_offset = true;
+	}
+	return ((int64_t)ktime_ns + offset_ns) / 1e6;
 }

@@ -13,10 +13,21 @@
 
 static struct topo_opts {
 	bool watch;
-} opts;
+	struct viommu_events_opts events;	/* --watch: only object changes */
+} opts = {
+	.events.kinds = 1u << VIOMMU_EV_VIOMMU_ALLOC | 1u << VIOMMU_EV_VIOMMU_DESTROY |
+			1u << VIOMMU_EV_VDEVICE_ALLOC | 1u << VIOMMU_EV_VDEVICE_DESTROY |
+			1u << VIOMMU_EV_NESTED_ALLOC | 1u << VIOMMU_EV_NESTED_DESTROY |
+			1u << VIOMMU_EV_HW_QUEUE_ALLOC | 1u << VIOMMU_EV_HW_QUEUE_DESTROY |
+			1u << VIOMMU_EV_VEVENTQ_ALLOC | 1u << VIOMMU_EV_VEVENTQ_DESTROY |
+			1u << VIOMMU_EV_VMID_ASSIGN | 1u << VIOMMU_EV_VMID_RELEASE,
+};
+
+static uint64_t lost_reported;
 
 static const struct argp_option options[] = {
 	{ "watch", 'w', NULL, 0, "After the tree, follow objects as they come and go", 0 },
+	{ "ringbuf-pages", 'R', "N", 0, "--watch: ring buffer size in pages, a power of 2 (default 4 MiB)", 0 },
 	{},
 };
 
@@ -25,7 +36,9 @@ static const char doc[] =
 "\n"
 "VM (iommufd context) > IOAS > nesting parent HWPT > vIOMMU (type, VMID,\n"
 "KVM) > vDEVICEs (device, vRID), nested HWPTs, vEVENTQs, HW queues. Read\n"
-"from /proc/PID/fdinfo (needs this project's kernel).\n"
+"from /proc/PID/fdinfo (needs this project's kernel). Changes the ring\n"
+"buffer had no room for are reported as LOST lines: the tree may then miss\n"
+"them.\n"
 "\n"
 "EXAMPLES:\n"
 "  viommu topo                 # every VM on the machine\n"
@@ -37,6 +50,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'w':
 		opts.watch = true;
+		break;
+	case 'R':
+		opts.events.ringbuf_pages = parse_ringbuf_pages(state, arg);
 		break;
 	default:
 		/* argp itself rejects positional arguments nobody takes */
@@ -57,6 +73,7 @@ static void describe(char *buf, size_t len, const struct snap_ctx *c,
 		     const struct snap_object *o)
 {
 	const struct snap_object *dev;
+	char num[24];
 
 	if (!strcmp(o->type, "device")) {
 		snprintf(buf, len, "device %u %s", o->id, o->dev_name);
@@ -64,8 +81,9 @@ static void describe(char *buf, size_t len, const struct snap_ctx *c,
 		snprintf(buf, len, "hwpt_paging %u%s", o->id,
 			 o->nest_parent ? " nest_parent" : "");
 	} else if (!strcmp(o->type, "viommu")) {
-		int n = snprintf(buf, len, "viommu %u type %u vmid %u", o->id,
-				 o->sub_type, o->vmid);
+		int n = snprintf(buf, len, "viommu %u type %s vmid %u", o->id,
+				 iommufd_type_name(IOMMUFD_TYPE_VIOMMU, o->sub_type,
+						   num, sizeof(num)), o->vmid);
 
 		if (o->kvm_pid)
 			snprintf(buf + n, len - n, " kvm_pid %d", o->kvm_pid);
@@ -77,11 +95,13 @@ static void describe(char *buf, size_t len, const struct snap_ctx *c,
 	} else if (!strcmp(o->type, "hwpt_nested")) {
 		snprintf(buf, len, "hwpt_nested %u parent %u", o->id, o->parent);
 	} else if (!strcmp(o->type, "veventq")) {
-		snprintf(buf, len, "veventq %u type %u depth %u", o->id,
-			 o->sub_type, o->depth);
+		snprintf(buf, len, "veventq %u type %s depth %u", o->id,
+			 iommufd_type_name(IOMMUFD_TYPE_VEVENTQ, o->sub_type,
+					   num, sizeof(num)), o->depth);
 	} else if (!strcmp(o->type, "hw_queue")) {
-		snprintf(buf, len, "hw_queue %u type %u index %u base 0x%llx length %llu",
-			 o->id, o->sub_type, o->index,
+		snprintf(buf, len, "hw_queue %u type %s index %u base 0x%llx length %llu",
+			 o->id, iommufd_type_name(IOMMUFD_TYPE_HW_QUEUE, o->sub_type,
+						  num, sizeof(num)), o->index,
 			 (unsigned long long)o->base_addr,
 			 (unsigned long long)o->length);
 	} else {
@@ -113,40 +133,77 @@ static bool has_parent(const struct snap_ctx *c, const struct snap_object *o)
 	return false;
 }
 
+/*
+ * The objects of c that hang below parent (or, for NULL, the roots), in a
+ * new array; as many as there are, never cut. NULL on no memory, with
+ * *n the count it could not show.
+ */
+static const struct snap_object **children_of(const struct snap_ctx *c,
+					      const struct snap_object *parent,
+					      int *n)
+{
+	const struct snap_object **kids;
+
+	*n = 0;
+	kids = calloc(c->nr_objects ? c->nr_objects : 1, sizeof(*kids));
+	for (int i = 0; i < c->nr_objects; i++) {
+		const struct snap_object *o = &c->objects[i];
+
+		if (parent ? !is_child(parent, o) : has_parent(c, o))
+			continue;
+		if (kids)
+			kids[*n] = o;
+		(*n)++;
+	}
+	return kids;
+}
+
 static void print_tree(const struct snap_ctx *c, const struct snap_object *o,
 		       char *prefix, size_t plen, bool last)
 {
 	size_t at = strlen(prefix);
-	const struct snap_object *kids[256];
+	const struct snap_object **kids;
 	char line[256];
-	int n = 0;
+	int n;
 
 	describe(line, sizeof(line), c, o);
 	printf("%s%s %s\n", prefix, last ? "`-" : "|-", line);
-	for (int i = 0; i < c->nr_objects && n < 256; i++)
-		if (is_child(o, &c->objects[i]))
-			kids[n++] = &c->objects[i];
-	if (at + 4 < plen) {
-		strcpy(prefix + at, last ? "   " : "|  ");
-		for (int i = 0; i < n; i++)
-			print_tree(c, kids[i], prefix, plen, i == n - 1);
-		prefix[at] = '\0';
+	kids = children_of(c, o, &n);
+	if (!kids || at + 4 >= plen) {
+		/* no memory, or deeper than any tree of iommufd objects goes */
+		if (n)
+			printf("%s   (%d objects below not shown)\n", prefix, n);
+		free(kids);
+		return;
 	}
+	strcpy(prefix + at, last ? "   " : "|  ");
+	for (int i = 0; i < n; i++)
+		print_tree(c, kids[i], prefix, plen, i == n - 1);
+	prefix[at] = '\0';
+	free(kids);
 }
 
 static void print_ctx(const struct snap_ctx *c)
 {
-	const struct snap_object *roots[256];
+	const struct snap_object **roots;
 	char prefix[128] = "";
-	int n = 0;
+	int n;
 
 	printf("vm %u  pid %d (%s)  fd %d of pid %d  %d objects\n", c->ictx_id,
 	       c->owner_tgid, c->comm, c->fd, c->pid, c->nr_objects);
-	for (int i = 0; i < c->nr_objects && n < 256; i++)
-		if (!has_parent(c, &c->objects[i]))
-			roots[n++] = &c->objects[i];
-	for (int i = 0; i < n; i++)
+	roots = children_of(c, NULL, &n);
+	if (!roots && n)
+		printf("   (%d objects not shown: out of memory)\n", n);
+	for (int i = 0; roots && i < n; i++)
 		print_tree(c, roots[i], prefix, sizeof(prefix), i == n - 1);
+	free(roots);
+}
+
+static struct json_object *type_json(enum iommufd_type_class cls, uint64_t type)
+{
+	char num[24];
+
+	return json_object_new_string(iommufd_type_name(cls, type, num, sizeof(num)));
 }
 
 static struct json_object *ctx_json(const struct snap_ctx *c)
@@ -170,7 +227,9 @@ static struct json_object *ctx_json(const struct snap_ctx *c)
 			json_object_object_add(j, "nest_parent", json_object_new_boolean(s->nest_parent));
 		}
 		if (!strcmp(s->type, "viommu")) {
-			ADD("hwpt", s->hwpt); ADD("viommu_type", s->sub_type);
+			ADD("hwpt", s->hwpt);
+			json_object_object_add(j, "viommu_type",
+					       type_json(IOMMUFD_TYPE_VIOMMU, s->sub_type));
 			ADD("vmid", s->vmid); ADD("kvm_pid", s->kvm_pid);
 		}
 		if (!strcmp(s->type, "hwpt_nested")) {
@@ -178,14 +237,18 @@ static struct json_object *ctx_json(const struct snap_ctx *c)
 		}
 		if (!strcmp(s->type, "vdevice")) {
 			ADD("viommu", s->viommu); ADD("dev", s->dev);
-			json_object_object_add(j, "virt_id", json_object_new_uint64(s->virt_id));
+			json_object_object_add(j, "virt_id", json_id(s->virt_id));
 		}
 		if (!strcmp(s->type, "veventq")) {
-			ADD("viommu", s->viommu); ADD("veventq_type", s->sub_type);
+			ADD("viommu", s->viommu);
+			json_object_object_add(j, "veventq_type",
+					       type_json(IOMMUFD_TYPE_VEVENTQ, s->sub_type));
 			ADD("depth", s->depth);
 		}
 		if (!strcmp(s->type, "hw_queue")) {
-			ADD("viommu", s->viommu); ADD("hw_queue_type", s->sub_type);
+			ADD("viommu", s->viommu);
+			json_object_object_add(j, "hw_queue_type",
+					       type_json(IOMMUFD_TYPE_HW_QUEUE, s->sub_type));
 			ADD("index", s->index);
 			json_object_object_add(j, "base_addr", json_object_new_uint64(s->base_addr));
 			json_object_object_add(j, "length", json_object_new_uint64(s->length));
@@ -202,7 +265,7 @@ static int on_event(void *ctx, void *data, size_t len)
 {
 	const struct viommu_event *e = data;
 	const char *sign = "+", *what = NULL;
-	char extra[128] = "";
+	char extra[128] = "", num[24];
 
 	(void)ctx;
 	if (len < sizeof(*e))
@@ -213,8 +276,9 @@ static int on_event(void *ctx, void *data, size_t len)
 		/* fallthrough */
 	case VIOMMU_EV_VIOMMU_ALLOC:
 		what = "viommu";
-		snprintf(extra, sizeof(extra), " hwpt %u type %llu kvm_pid %lld", e->obj_id,
-			 (unsigned long long)e->arg[0], (long long)e->arg[1]);
+		snprintf(extra, sizeof(extra), " hwpt %u type %s kvm_pid %d", e->obj_id,
+			 iommufd_type_name(IOMMUFD_TYPE_VIOMMU, e->arg[0], num, sizeof(num)),
+			 (int)e->arg[1]);
 		break;
 	case VIOMMU_EV_VDEVICE_DESTROY:
 		sign = "-";
@@ -224,6 +288,9 @@ static int on_event(void *ctx, void *data, size_t len)
 		snprintf(extra, sizeof(extra), " on viommu %u dev %llu virt_id 0x%llx",
 			 e->viommu_id, (unsigned long long)e->arg[0],
 			 (unsigned long long)e->arg[1]);
+		if (e->arg[1] == VIOMMU_ID_NONE)
+			snprintf(extra, sizeof(extra), " on viommu %u dev %llu virt_id none",
+				 e->viommu_id, (unsigned long long)e->arg[0]);
 		break;
 	case VIOMMU_EV_NESTED_DESTROY:
 		sign = "-";
@@ -238,8 +305,9 @@ static int on_event(void *ctx, void *data, size_t len)
 		/* fallthrough */
 	case VIOMMU_EV_VEVENTQ_ALLOC:
 		what = "veventq";
-		snprintf(extra, sizeof(extra), " on viommu %u type %llu depth %llu",
-			 e->viommu_id, (unsigned long long)e->arg[0],
+		snprintf(extra, sizeof(extra), " on viommu %u type %s depth %llu",
+			 e->viommu_id,
+			 iommufd_type_name(IOMMUFD_TYPE_VEVENTQ, e->arg[0], num, sizeof(num)),
 			 (unsigned long long)e->arg[1]);
 		break;
 	case VIOMMU_EV_HW_QUEUE_DESTROY:
@@ -247,8 +315,9 @@ static int on_event(void *ctx, void *data, size_t len)
 		/* fallthrough */
 	case VIOMMU_EV_HW_QUEUE_ALLOC:
 		what = "hw_queue";
-		snprintf(extra, sizeof(extra), " on viommu %u type %llu index %llu",
-			 e->viommu_id, (unsigned long long)e->arg[0],
+		snprintf(extra, sizeof(extra), " on viommu %u type %s index %llu",
+			 e->viommu_id,
+			 iommufd_type_name(IOMMUFD_TYPE_HW_QUEUE, e->arg[0], num, sizeof(num)),
 			 (unsigned long long)e->arg[1]);
 		break;
 	case VIOMMU_EV_VMID_RELEASE:
@@ -262,10 +331,11 @@ static int on_event(void *ctx, void *data, size_t len)
 		return 0;
 	}
 	if (common.json) {
-		struct json_object *o = json_object_new_object();
+		struct json_object *o = trace_json_line("viommu-topo-change",
+							ktime_to_unix_ms(e->ts_ns));
 
 		json_object_object_add(o, "change", json_object_new_string(*sign == '+' ? "add" : "remove"));
-		json_object_object_add(o, "type", json_object_new_string(what));
+		json_object_object_add(o, "object", json_object_new_string(what));
 		json_object_object_add(o, "vm", json_object_new_int64(e->ictx_id));
 		json_object_object_add(o, "pid", json_object_new_int(e->owner_tgid));
 		json_object_object_add(o, "id", json_object_new_int64(
@@ -284,6 +354,28 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* --watch: changes the ring buffer had no room for, never silent */
+static void report_lost(struct viommu_bpf *vb)
+{
+	uint64_t lost = viommu_bpf_events_lost(vb);
+
+	if (lost == lost_reported)
+		return;
+	if (common.json) {
+		struct json_object *o = trace_json_line("viommu-topo-change", now_unix_ms());
+
+		json_object_object_add(o, "change", json_object_new_string("lost"));
+		json_object_object_add(o, "lost", json_object_new_uint64(lost - lost_reported));
+		json_emit(o);
+		json_object_put(o);
+	} else {
+		printf("LOST %llu changes (ring buffer full): the tree may miss them\n",
+		       (unsigned long long)(lost - lost_reported));
+	}
+	fflush(stdout);
+	lost_reported = lost;
+}
+
 int cmd_topo(int argc, char **argv)
 {
 	const struct argp_child children[] = { { &common_argp, 0, "Common options:", 0 }, {} };
@@ -291,7 +383,7 @@ int cmd_topo(int argc, char **argv)
 	struct viommu_bpf *vb = NULL;
 	struct ring_buffer *rb = NULL;
 	struct snapshot snap;
-	int shown = 0;
+	int shown = 0, rc = 0;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
@@ -301,22 +393,24 @@ int cmd_topo(int argc, char **argv)
 	}
 	/* Attach before the snapshot, so no change falls between the two */
 	if (opts.watch) {
-		vb = viommu_bpf_open_events(on_event, &rb);
+		vb = viommu_bpf_open_events(&opts.events, on_event, &rb);
 		if (!vb)
 			return 1;
 	}
 	if (snapshot_take(&snap, common.pid)) {
 		fprintf(stderr, "viommu: cannot read /proc: %s\n", strerror(errno));
+		if (rb)
+			ring_buffer__free(rb);
+		viommu_bpf_close(vb);
 		return 1;
 	}
 	if (common.json) {
-		struct json_object *o = json_object_new_object(), *vms = json_object_new_array();
+		struct json_object *o = trace_json_line("viommu-topo", now_unix_ms());
+		struct json_object *vms = json_object_new_array();
 
-		json_object_object_add(o, "schema_version", json_object_new_int(VIOMMU_SCHEMA_VERSION));
-		json_object_object_add(o, "type", json_object_new_string("viommu-topo"));
 		for (int i = 0; i < snap.nr_ctxs; i++)
 			if (!common.vm || snap.ctxs[i].ictx_id == common.vm)
-				json_object_array_add(vms, json_object_get(ctx_json(&snap.ctxs[i])));
+				json_object_array_add(vms, ctx_json(&snap.ctxs[i]));
 		json_object_object_add(o, "vms", vms);
 		json_emit(o);
 		json_object_put(o);
@@ -328,7 +422,8 @@ int cmd_topo(int argc, char **argv)
 			shown++;
 		}
 		if (!shown)
-			printf("no iommufd contexts%s\n", geteuid() ? " visible (not root: only your own processes)" : "");
+			printf("no iommufd contexts%s\n",
+			       snap.denied ? " visible (see the warning above)" : "");
 	}
 	snapshot_free(&snap);
 	fflush(stdout);
@@ -339,11 +434,17 @@ int cmd_topo(int argc, char **argv)
 		while (!exiting) {
 			int err = ring_buffer__poll(rb, 100);
 
-			if (err < 0 && err != -EINTR)
+			if (err < 0 && err != -EINTR) {
+				fprintf(stderr, "viommu: polling the ring buffer: %s\n", strerror(-err));
+				rc = 1;
 				break;
+			}
+			report_lost(vb);
 		}
+		ring_buffer__consume(rb);
+		report_lost(vb);
 		ring_buffer__free(rb);
 		viommu_bpf_close(vb);
 	}
-	return 0;
+	return rc;
 }

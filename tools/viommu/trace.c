@@ -12,9 +12,12 @@
 #include "viommu.h"
 
 static struct trace_opts {
-	unsigned int viommu;
+	struct viommu_events_opts events;	/* -i and -R, applied in BPF */
 	long max_events;
 } opts;
+
+/* on_event's return value that stops the ring buffer's consumer at -c N */
+#define STOP_CONSUMING	(-ECANCELED)
 
 static uint64_t first_ts, seen, lost_reported;
 
@@ -66,8 +69,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	errno = 0;
 	switch (key) {
 	case 'i':
-		opts.viommu = strtoul(arg, &end, 10);
-		if (errno || *end || !opts.viommu)
+		opts.events.viommu_id = strtoul(arg, &end, 10);
+		if (errno || *end || !opts.events.viommu_id)
 			argp_error(state, "invalid vIOMMU id: %s", arg);
 		break;
 	case 'c':
@@ -76,11 +79,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid count: %s", arg);
 		break;
 	case 'R':
-		common.ringbuf_pages = strtoul(arg, &end, 10);
-		if (errno || *end || !common.ringbuf_pages ||
-		    (common.ringbuf_pages & (common.ringbuf_pages - 1)) ||
-		    common.ringbuf_pages > 65536)
-			argp_error(state, "invalid page count (a power of 2 up to 65536): %s", arg);
+		opts.events.ringbuf_pages = parse_ringbuf_pages(state, arg);
 		break;
 	default:
 		/* argp itself rejects positional arguments nobody takes */
@@ -89,76 +88,173 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* The kind-specific fields as name/value pairs */
-static int fields(const struct viommu_event *e, const char **names,
-		  long long *vals)
+/* -R: a power of 2 pages, as the ring buffer map requires (trace, topo) */
+unsigned int parse_ringbuf_pages(struct argp_state *state, const char *arg)
+{
+	unsigned long pages;
+	char *end;
+
+	errno = 0;
+	pages = strtoul(arg, &end, 10);
+	if (errno || *end || !pages || (pages & (pages - 1)) || pages > 65536)
+		argp_error(state, "invalid page count (a power of 2 up to 65536): %s", arg);
+	return pages;
+}
+
+/* How a field is printed: text and JSON */
+enum field_kind {
+	FIELD_INT,	/* signed decimal */
+	FIELD_HEX,	/* addresses and sizes: 0x... in text, a number in JSON */
+	FIELD_ID,	/* an unsigned id; all ones is "none" (JSON null) */
+	FIELD_TYPE,	/* a uAPI type enum, by name */
+};
+
+struct field {
+	const char *name;
+	enum field_kind kind;
+	enum iommufd_type_class type_class;	/* FIELD_TYPE */
+	uint64_t v;
+};
+
+/* The kind-specific fields of a record */
+static int fields(const struct viommu_event *e, struct field *f)
 {
 	int n = 0;
 
-#define F(name, v) do { names[n] = name; vals[n] = (long long)(v); n++; } while (0)
+#define F(nm, k, val) do { f[n] = (struct field){ .name = nm, .kind = k, .v = (val) }; n++; } while (0)
+#define T(nm, cls, val) do { f[n] = (struct field){ .name = nm, .kind = FIELD_TYPE, .type_class = cls, .v = (val) }; n++; } while (0)
 	switch (e->kind) {
 	case VIOMMU_EV_VIOMMU_ALLOC:
 	case VIOMMU_EV_VIOMMU_DESTROY:
-		F("hwpt", e->obj_id); F("type", e->arg[0]); F("kvm_pid", e->arg[1]);
+		F("hwpt", FIELD_INT, e->obj_id);
+		T("viommu_type", IOMMUFD_TYPE_VIOMMU, e->arg[0]);
+		F("kvm_pid", FIELD_INT, (int32_t)e->arg[1]);
 		break;
 	case VIOMMU_EV_VDEVICE_ALLOC:
 	case VIOMMU_EV_VDEVICE_DESTROY:
-		F("vdev", e->obj_id); F("dev", e->arg[0]); F("virt_id", e->arg[1]);
+		F("vdev", FIELD_INT, e->obj_id); F("dev", FIELD_INT, e->arg[0]);
+		F("virt_id", FIELD_ID, e->arg[1]);
 		break;
 	case VIOMMU_EV_NESTED_ALLOC:
 	case VIOMMU_EV_NESTED_DESTROY:
-		F("hwpt", e->obj_id); F("parent", e->arg[0]);
+		F("hwpt", FIELD_INT, e->obj_id); F("parent", FIELD_INT, e->arg[0]);
 		break;
 	case VIOMMU_EV_HW_QUEUE_ALLOC:
 	case VIOMMU_EV_HW_QUEUE_DESTROY:
-		F("hw_queue", e->obj_id); F("type", e->arg[0]); F("index", e->arg[1]);
-		F("base_addr", e->arg[2]);
+		F("hw_queue", FIELD_INT, e->obj_id);
+		T("hw_queue_type", IOMMUFD_TYPE_HW_QUEUE, e->arg[0]);
+		F("index", FIELD_INT, e->arg[1]); F("base_addr", FIELD_HEX, e->arg[2]);
 		break;
 	case VIOMMU_EV_VEVENTQ_ALLOC:
 	case VIOMMU_EV_VEVENTQ_DESTROY:
-		F("veventq", e->obj_id); F("type", e->arg[0]); F("depth", e->arg[1]);
+		F("veventq", FIELD_INT, e->obj_id);
+		T("veventq_type", IOMMUFD_TYPE_VEVENTQ, e->arg[0]);
+		F("depth", FIELD_INT, e->arg[1]);
 		break;
 	case VIOMMU_EV_GUEST_INVAL:
-		F("pt", e->obj_id); F("entries", e->arg[0]); F("done", e->arg[1]);
-		F("seq", e->arg[2]); F("result", e->result);
+		F("pt", FIELD_INT, e->obj_id); F("entries", FIELD_INT, e->arg[0]);
+		F("done", FIELD_INT, e->arg[1]); F("seq", FIELD_INT, e->arg[2]);
+		F("result", FIELD_INT, (int64_t)e->result);
 		break;
 	case VIOMMU_EV_S2_INVAL:
-		F("hwpt", e->obj_id); F("unmapped", e->arg[0]); F("seq", e->arg[1]);
-		F("result", e->result);
+		F("hwpt", FIELD_INT, e->obj_id); F("unmapped", FIELD_HEX, e->arg[0]);
+		F("seq", FIELD_INT, e->arg[1]); F("result", FIELD_INT, (int64_t)e->result);
 		break;
 	case VIOMMU_EV_VMID_ASSIGN:
 	case VIOMMU_EV_VMID_RELEASE:
-		F("vmid", e->obj_id); F("guest_id", (int64_t)e->arg[0]);
+		F("vmid", FIELD_INT, e->obj_id); F("guest_id", FIELD_ID, e->arg[0]);
 		break;
 	case VIOMMU_EV_VMID_INVAL:
-		F("vmid", e->obj_id); F("iova", e->arg[0]); F("size", e->arg[1]);
+		F("vmid", FIELD_INT, e->obj_id); F("iova", FIELD_HEX, e->arg[0]);
+		F("size", FIELD_HEX, e->arg[1]);
 		break;
 	case VIOMMU_EV_VEVENT:
-		F("veventq", e->obj_id); F("type", e->arg[0]); F("virt_id", e->arg[1]);
+		F("veventq", FIELD_INT, e->obj_id);
+		T("veventq_type", IOMMUFD_TYPE_VEVENTQ, e->arg[0]);
+		F("virt_id", FIELD_ID, e->arg[1]);
 		break;
 	case VIOMMU_EV_FAULT:
-		F("dev", e->obj_id); F("virt_id", (int64_t)e->arg[0]);
-		F("grpid", e->arg[1]); F("pasid", e->arg[2]);
+		F("dev", FIELD_INT, e->obj_id); F("virt_id", FIELD_ID, e->arg[0]);
+		F("grpid", FIELD_INT, e->arg[1]); F("pasid", FIELD_INT, e->arg[2]);
 		break;
 	case VIOMMU_EV_FAULT_RESPONSE:
-		F("dev", e->obj_id); F("code", e->arg[0]); F("grpid", e->arg[1]);
+		F("dev", FIELD_INT, e->obj_id); F("code", FIELD_INT, e->arg[0]);
+		F("grpid", FIELD_INT, e->arg[1]);
 		break;
 	}
 #undef F
+#undef T
 	return n;
 }
 
-static bool is_hex(const char *name)
+static void print_field(const struct field *f)
 {
-	return !strcmp(name, "virt_id") || !strcmp(name, "iova") ||
-	       !strcmp(name, "size") || !strcmp(name, "unmapped") ||
-	       !strcmp(name, "base_addr");
+	char buf[24];
+
+	switch (f->kind) {
+	case FIELD_INT:
+		printf(" %s=%lld", f->name, (long long)f->v);
+		break;
+	case FIELD_HEX:
+		printf(" %s=0x%llx", f->name, (unsigned long long)f->v);
+		break;
+	case FIELD_ID:
+		if (f->v == VIOMMU_ID_NONE)
+			printf(" %s=none", f->name);
+		else
+			printf(" %s=0x%llx", f->name, (unsigned long long)f->v);
+		break;
+	case FIELD_TYPE:
+		printf(" %s=%s", f->name, iommufd_type_name(f->type_class, f->v, buf, sizeof(buf)));
+		break;
+	}
+}
+
+static struct json_object *field_json(const struct field *f)
+{
+	char buf[24];
+
+	switch (f->kind) {
+	case FIELD_INT:
+		return json_object_new_int64((int64_t)f->v);
+	case FIELD_HEX:
+		return json_object_new_uint64(f->v);
+	case FIELD_ID:
+		return json_id(f->v);
+	case FIELD_TYPE:
+		return json_object_new_string(iommufd_type_name(f->type_class, f->v,
+								buf, sizeof(buf)));
+	}
+	return NULL;
 }
 
 static bool has_latency(unsigned int kind)
 {
 	return kind == VIOMMU_EV_GUEST_INVAL || kind == VIOMMU_EV_S2_INVAL ||
 	       kind == VIOMMU_EV_FAULT_RESPONSE;
+}
+
+/* The first keys of every JSON line of trace: schema, type, time */
+struct json_object *trace_json_line(const char *type, double ts_unix_ms)
+{
+	struct json_object *o = json_object_new_object();
+	char ms[32];
+
+	json_object_object_add(o, "schema_version", json_object_new_int(VIOMMU_SCHEMA_VERSION));
+	json_object_object_add(o, "type", json_object_new_string(type));
+	/* to the microsecond, printed as such (not as %.17g) */
+	snprintf(ms, sizeof(ms), "%.3f", ts_unix_ms);
+	json_object_object_add(o, "ts_unix_ms", json_object_new_double_s(ts_unix_ms, ms));
+	return o;
+}
+
+/* Wall-clock ms now, on the clock of the records */
+double now_unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ktime_to_unix_ms(ts.tv_sec * 1000000000ULL + ts.tv_nsec);
 }
 
 static void report_lost(struct viommu_bpf *vb)
@@ -168,7 +264,7 @@ static void report_lost(struct viommu_bpf *vb)
 	if (lost == lost_reported)
 		return;
 	if (common.json) {
-		struct json_object *o = json_object_new_object();
+		struct json_object *o = trace_json_line("viommu-trace", now_unix_ms());
 
 		json_object_object_add(o, "event", json_object_new_string("LOST"));
 		json_object_object_add(o, "lost", json_object_new_uint64(lost - lost_reported));
@@ -184,24 +280,23 @@ static void report_lost(struct viommu_bpf *vb)
 static int on_event(void *ctx, void *data, size_t len)
 {
 	const struct viommu_event *e = data;
-	const char *names[8];
-	long long vals[8];
+	struct field f[8];
 	const char *kind;
 	int n;
 
 	(void)ctx;
+	/* -c N: the records after the Nth stay in the buffer, unprinted */
+	if (opts.max_events && (long)seen >= opts.max_events)
+		return STOP_CONSUMING;
 	if (len < sizeof(*e) || e->kind >= VIOMMU_EV_KINDS)
-		return 0;
-	if (opts.viommu && e->viommu_id != opts.viommu)
 		return 0;
 	if (!first_ts)
 		first_ts = e->ts_ns;
 	kind = kind_names[e->kind];
-	n = fields(e, names, vals);
+	n = fields(e, f);
 	if (common.json) {
-		struct json_object *o = json_object_new_object();
+		struct json_object *o = trace_json_line("viommu-trace", ktime_to_unix_ms(e->ts_ns));
 
-		json_object_object_add(o, "ts_ns", json_object_new_uint64(e->ts_ns));
 		json_object_object_add(o, "event", json_object_new_string(kind));
 		json_object_object_add(o, "cpu", json_object_new_int(e->cpu));
 		json_object_object_add(o, "tgid", json_object_new_int(e->tgid));
@@ -211,7 +306,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		if (e->viommu_id)
 			json_object_object_add(o, "viommu", json_object_new_int64(e->viommu_id));
 		for (int i = 0; i < n; i++)
-			json_object_object_add(o, names[i], json_object_new_int64(vals[i]));
+			json_object_object_add(o, f[i].name, field_json(&f[i]));
 		if (e->kind == VIOMMU_EV_VEVENT)
 			json_object_object_add(o, "outcome", json_object_new_string(
 				(unsigned int)e->result < 4 ? outcomes[e->result] : "?"));
@@ -220,12 +315,13 @@ static int on_event(void *ctx, void *data, size_t len)
 		json_emit(o);
 		json_object_put(o);
 	} else {
+		/* PID is the tgid of the task the event fired in */
 		printf("%-12.6f %-3u %-7d %-14.14s %-4u %-19s", (e->ts_ns - first_ts) / 1e9,
 		       e->cpu, e->tgid, e->comm, e->ictx_id, kind);
 		if (e->viommu_id)
 			printf(" viommu=%u", e->viommu_id);
 		for (int i = 0; i < n; i++)
-			printf(is_hex(names[i]) ? " %s=0x%llx" : " %s=%lld", names[i], vals[i]);
+			print_field(&f[i]);
 		if (e->kind == VIOMMU_EV_VEVENT)
 			printf(" outcome=%s", (unsigned int)e->result < 4 ? outcomes[e->result] : "?");
 		if (has_latency(e->kind) && e->lat_ns)
@@ -233,8 +329,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		printf("\n");
 	}
 	seen++;
-	if (opts.max_events && (long)seen >= opts.max_events)
+	if (opts.max_events && (long)seen >= opts.max_events) {
 		exiting = 1;
+		return STOP_CONSUMING;
+	}
 	return 0;
 }
 
@@ -248,18 +346,20 @@ int cmd_trace(int argc, char **argv)
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
-	vb = viommu_bpf_open_events(on_event, &rb);
+	vb = viommu_bpf_open_events(&opts.events, on_event, &rb);
 	if (!vb)
 		return 1;
 	if (!common.json) {
 		printf("Tracing vIOMMU events (%s)... Hit Ctrl-C to end.\n",
 		       viommu_bpf_attach_mode(vb));
-		printf("%-12s %-3s %-7s %-14s %-4s %-19s %s\n", "TIME(s)", "CPU", "TID",
+		printf("%-12s %-3s %-7s %-14s %-4s %-19s %s\n", "TIME(s)", "CPU", "PID",
 		       "COMM", "VM", "EVENT", "DETAILS");
 	}
 	fflush(stdout);
 	while (!exiting) {
 		err = ring_buffer__poll(rb, 100);
+		if (err == STOP_CONSUMING)
+			err = 0;
 		if (err == -EINTR) {
 			err = 0;
 			continue;
@@ -273,7 +373,7 @@ int cmd_trace(int argc, char **argv)
 		fflush(stdout);
 	}
 	/* Whatever is still buffered is printed too */
-	if (!err && !(opts.max_events && (long)seen >= opts.max_events))
+	if (!err)
 		ring_buffer__consume(rb);
 	report_lost(vb);
 	fflush(stdout);

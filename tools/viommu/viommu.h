@@ -29,7 +29,6 @@ struct common_opts {
 	bool verbose;		/* -v: libbpf debug output */
 	bool json;		/* --json */
 	bool ms;		/* -m: milliseconds */
-	unsigned int ringbuf_pages;	/* trace ring buffer size, 0 = default */
 	bool per_viommu;	/* count guest invalidations per vIOMMU too */
 };
 
@@ -78,14 +77,33 @@ struct snap_ctx {
 struct snapshot {
 	int nr_ctxs;
 	struct snap_ctx *ctxs;
+	int denied;		/* processes whose fds we may not read */
+	int denied_pid;		/* the first of them */
 };
 
 int snap_parse_fdinfo(const char *text, struct snap_ctx *ctx);
 int snapshot_take(struct snapshot *snap, int only_pid);
 void snapshot_free(struct snapshot *snap);
+void snapshot_warn_denied(const struct snapshot *snap);
 const struct snap_ctx *snapshot_find(const struct snapshot *snap,
 				     unsigned int ictx_id);
 int snap_count(const struct snap_ctx *ctx, const char *type);
+
+/* Object types whose sub-type is a uAPI enum (or a selftest value) */
+enum iommufd_type_class {
+	IOMMUFD_TYPE_VIOMMU,	/* enum iommu_viommu_type */
+	IOMMUFD_TYPE_VEVENTQ,	/* enum iommu_veventq_type */
+	IOMMUFD_TYPE_HW_QUEUE,	/* enum iommu_hw_queue_type */
+};
+/* The uAPI name of a type ("selftest", "arm_smmuv3"), or its number */
+const char *iommufd_type_name(enum iommufd_type_class cls, uint64_t type,
+			      char *buf, size_t len);
+/* Ids the kernel marks "none" with all ones (-1 as s64) */
+#define VIOMMU_ID_NONE	UINT64_MAX
+/* JSON: an id as an unsigned number, or null for VIOMMU_ID_NONE */
+struct json_object *json_id(uint64_t id);
+/* Wall-clock milliseconds of a bpf_ktime_get_ns() time (CLOCK_MONOTONIC) */
+double ktime_to_unix_ms(uint64_t ktime_ns);
 
 /* --- bpf.c: loading the programs and reading their maps --- */
 struct viommu_bpf;
@@ -107,7 +125,14 @@ int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows);
 int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows);
 void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id);
 uint64_t viommu_bpf_events_lost(struct viommu_bpf *vb);
-struct viommu_bpf *viommu_bpf_open_events(ring_buffer_sample_fn fn,
+/* What trace and topo --watch ask of the ring buffer */
+struct viommu_events_opts {
+	unsigned int viommu_id;		/* only records of this vIOMMU id, 0 = all */
+	unsigned int kinds;		/* bit per enum viommu_event_kind, 0 = all */
+	unsigned int ringbuf_pages;	/* ring buffer size, 0 = 4 MiB */
+};
+struct viommu_bpf *viommu_bpf_open_events(const struct viommu_events_opts *eo,
+					  ring_buffer_sample_fn fn,
 					  struct ring_buffer **rb);
 void viommu_vm_stats_add(struct viommu_vm_stats *d,
 			 const struct viommu_vm_stats *s);
@@ -116,6 +141,11 @@ int viommu_bpf_prog_stats(struct viommu_bpf *vb, uint64_t *run_ns,
 			  uint64_t *run_cnt);
 int viommu_check_environment(void);
 void comm_of(int pid, char *buf, size_t len);
+
+/* --- trace.c: what topo --watch shares with trace --- */
+unsigned int parse_ringbuf_pages(struct argp_state *state, const char *arg);
+struct json_object *trace_json_line(const char *type, double ts_unix_ms);
+double now_unix_ms(void);
 
 /* --- the commands --- */
 int cmd_top(int argc, char **argv);
