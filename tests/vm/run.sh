@@ -80,6 +80,7 @@ suites() {
 	$each bpftrace_tools 400 "$here/bpftrace_tools.sh"
 	$each one_liners 600 "$here/one_liners.sh"
 	$each viommu_tool 600 "$here/viommu_tool.sh"
+	$each viommu_trace 300 "$here/viommu_trace.sh"
 }
 
 # shellcheck disable=SC2317 # called through suites()

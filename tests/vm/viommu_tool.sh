@@ -339,7 +339,7 @@ lv=$(rows 2)
 is "raw_tp fallback: 20 links to raw_iommufd_* programs, no tp_btf (btf_iommufd_*) ones" \
 	"$kinds_raw" "20 raw_tracepoint raw "
 is "topo --watch: + and - of the load's vIOMMU, its vDEVICE, nested HWPT, vEVENTQ and VMID, nothing else" \
-	"$att ${st[watch]} $(jq -r 'select(.change) | "\(.change) \(.type) \(.pid) \(.viommu)\(if .type == "vmid" then " " + (.id | tostring) else "" end)"' "$tmp/watch.out" | sort | tr '\n' ',')" \
+	"$att ${st[watch]} $(jq -r 'select(.change) | "\(.change) \(.object) \(.pid) \(.viommu)\(if .object == "vmid" then " " + (.id | tostring) else "" end)"' "$tmp/watch.out" | sort | tr '\n' ',')" \
 	"0 0 $(for c in add remove; do for t in hwpt_nested vdevice veventq viommu; do echo "$c $t $lp $lv"; done
 		echo "$c vmid $lp $lv ${L_VMIDS[$lp]}"; done | sort | tr '\n' ',')"
 # per event kind of the load's VM: how many, with done=2 and a latency

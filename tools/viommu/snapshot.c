@@ -335,10 +335,11 @@ int snapshot_take(struct snapshot *snap, int only_pid)
 
 /*
  * Reading another process's /proc/PID/fd and fdinfo needs ptrace read
- * access (PTRACE_MODE_READ_FSCREDS): the same uid, or CAP_SYS_PTRACE.
- * CAP_BPF and CAP_PERFMON load the programs but do not give it, and the
- * VMs of the processes it hides would be missing without a word: say so,
- * once per run.
+ * access (PTRACE_MODE_READ_FSCREDS): CAP_SYS_PTRACE, unless the process has
+ * our uid and no capability we lack; and for another uid's process,
+ * CAP_DAC_READ_SEARCH for its 0500 fd directories. CAP_BPF and CAP_PERFMON
+ * load the programs but give neither, and the VMs of the processes they
+ * hide would be missing without a word: say so, once per run.
  */
 void snapshot_warn_denied(const struct snapshot *snap)
 {
@@ -350,11 +351,12 @@ void snapshot_warn_denied(const struct snapshot *snap)
 	warned = true;
 	comm_of(snap->denied_pid, comm, sizeof(comm));
 	fprintf(stderr,
-		"viommu: warning: cannot read the open files of %d process%s (pid %d %s%s): VMs\n"
-		"  they made before the tool started are not shown. Reading /proc/PID/fd and\n"
-		"  fdinfo of another user's process needs ptrace read access (ptrace(2), access\n"
-		"  mode PTRACE_MODE_READ): CAP_SYS_PTRACE. Run as root, or add cap_sys_ptrace\n"
-		"  to the tool's capabilities (setcap cap_bpf,cap_perfmon,cap_sys_ptrace+ep).\n",
+		"viommu: warning: cannot read the open files of %d process%s (pid %d %s%s):\n"
+		"  VMs they made before the tool started are not shown. Reading another\n"
+		"  process's /proc/PID/fd and fdinfo needs ptrace read access (ptrace(2),\n"
+		"  PTRACE_MODE_READ): CAP_SYS_PTRACE, and CAP_DAC_READ_SEARCH for another\n"
+		"  user's processes. Run as root, or: setcap\n"
+		"  cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep $(which viommu)\n",
 		snap->denied, snap->denied == 1 ? "" : "es", snap->denied_pid, comm,
 		snap->denied > 1 ? ", ..." : "");
 }

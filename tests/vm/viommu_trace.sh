@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# viommu_trace.sh - viommu trace and topo --watch against viommu-load with
+# a known plan: -c N prints exactly N events; -i and topo --watch filter in
+# BPF, so what they do not print takes no ring buffer room (proved with a
+# buffer too small for the unfiltered stream); topo --watch reports its
+# losses; the PID column is the tgid; every JSON line carries the schema;
+# types by name, virt_id none as null; and the warning when the fds of
+# other users' VMMs cannot be read (CAP_BPF + CAP_PERFMON only).
+#
+# A reader is stopped (SIGSTOP) while a load runs, so the records wait in
+# its ring buffer and come in one batch: the counts are exact.
+. "$(dirname "$0")/../lib/tap.sh"
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+viommu=${VIOMMU_TOOL:-$repo/build/viommu}
+load=${VIOMMU_LOAD:?path of viommu-load}
+tmp=$(mktemp -d)
+declare -A pid
+loadpid=
+cleanup() {
+	local p
+	for p in "${pid[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	[ -z "$loadpid" ] || { pkill -KILL -P "$loadpid"; kill -KILL "$loadpid"; } 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# launch NAME ARGS...: viommu ARGS in the background, into $tmp/NAME.out/.err
+launch() {
+	local name=$1
+	shift
+	"$viommu" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err" &
+	pid[$name]=$!
+}
+# _links NAME N: NAME holds N BPF links (20: every event, starts included)
+_links() {
+	local f k links=0
+	for f in /proc/"${pid[$1]}"/fdinfo/*; do
+		while IFS=$' \t:' read -r k _; do
+			[ "$k" = link_type ] && { links=$((links + 1)); break; }
+		done 2>/dev/null < "$f"
+	done
+	[ "$links" = "$2" ]
+}
+attached() { wait_until 120 _links "$1" 20 || { echo "# $1 not attached: $(cat "$tmp/$1.err")"; return 1; }; }
+# stop NAME: SIGINT, its exit status in st
+stop() {
+	stop_tracers "${pid[$1]}"
+	st=${tracer_rc[${pid[$1]}]}
+	unset "pid[$1]"
+}
+# stopped_load NAME ARGS...: run a load while NAME is stopped (SIGSTOP),
+# then let NAME read the batch
+stopped_load() {
+	local name=$1
+	shift
+	kill -STOP "${pid[$name]}"
+	"$load" "$@" > "$tmp/load" 2>&1
+	kill -CONT "${pid[$name]}"
+}
+exited() { ! kill -0 "${pid[$1]}" 2>/dev/null; }
+# schema_ok FILE TYPE: every line is JSON with schema_version 1, this type
+# and a ts_unix_ms between $t0 and now (milliseconds)
+schema_ok() {
+	jq -e -s --arg t "$2" --argjson t0 "$t0" --argjson t1 "$(date +%s%3N)" \
+		'length > 0 and all(.schema_version == 1 and .type == $t and
+			(.ts_unix_ms | type) == "number" and .ts_unix_ms >= $t0 and .ts_unix_ms <= $t1)' \
+		"$1" > /dev/null
+}
+
+tap_plan 13
+t0=$(date +%s%3N)
+
+# --- trace -c N: N events, not the rest of the batch ---
+launch count trace --json -c 5
+attached count
+stopped_load count -V 1 -i 2 -n 50 -u 0
+wait_until 30 exited count
+wait "${pid[count]}"
+rc=$?
+unset "pid[count]"
+is "trace -c 5: exits by itself with status 0 after exactly 5 events, of ~120 waiting" \
+	"$rc $(wc -l < "$tmp/count.out") $(tail -1 "$tmp/count.err")" "0 5 viommu trace: 5 events, 0 lost"
+
+# --- trace -i ID in BPF: the other vIOMMUs' records take no room ---
+# The load's vIOMMU ids are the same in every run of one plan (a new
+# context each time): learn the second one from a run of the plan.
+plan=(-V 1 -i 4 -n 100 -u 0)
+"$load" "${plan[@]}" -n 0 > "$tmp/plan" 2>&1
+vid=$(awk '$1 == "viommu" { n++; for (i = 2; i <= NF; i++) if ($i ~ /^viommu=/) { sub(/viommu=/, "", $i); if (n == 2) print $i } }' "$tmp/plan")
+# 16 KiB hold vIOMMU $vid's 110 records (96 bytes each), not the 440 of all four
+launch one trace --json -R 4 -i "${vid:-0}"
+attached one
+stopped_load one "${plan[@]}"
+stop one
+is "trace -i: vIOMMU $vid's 100 guest_inval and 10 object events in a 16 KiB buffer, 0 lost, no other vIOMMU's" \
+	"$st $(jq -r '.viommu' "$tmp/one.out" | sort -u | tr '\n' ' ')$(grep -c '"guest_inval"' "$tmp/one.out") $(wc -l < "$tmp/one.out") $(tail -1 "$tmp/one.err")" \
+	"0 $vid 100 110 viommu trace: 110 events, 0 lost"
+schema_ok "$tmp/one.out" viommu-trace
+tap_result $? "trace --json: every line has schema_version 1, type viommu-trace, ts_unix_ms (ms)" "$(head -2 "$tmp/one.out")"
+is "trace --json: vIOMMU and vEVENTQ types by name" \
+	"$(jq -r 'select(.event == "viommu_alloc" or .event == "veventq_alloc") | "\(.event) \(.viommu_type // .veventq_type)"' "$tmp/one.out")" \
+	"viommu_alloc selftest
+veventq_alloc selftest"
+
+# --- the PID column is the tgid: invalidations from 2 threads of each VM ---
+launch text trace
+attached text
+stopped_load text -V 2 -i 1 -n 40 -t 2 -u 0
+stop text
+vmpids=$(awk '$1 == "vm" { for (i = 2; i <= NF; i++) if ($i ~ /^pid=/) { sub(/pid=/, "", $i); print $i } }' "$tmp/load" | sort -n | tr '\n' ' ')
+is "trace: the header names the column PID; guest_inval rows (2 threads per VM) carry the VMs' pids" \
+	"$st $(grep -c '^TIME(s) *CPU *PID *COMM *VM *EVENT *DETAILS$' "$tmp/text.out") $(awk '$6 == "guest_inval" { print $3 }' "$tmp/text.out" | sort -n | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')" \
+	"0 1 $(for p in $vmpids; do printf '%s:40 ' "$p"; done)"
+
+# --- virt_id: a number for a device with a vDEVICE, null without ---
+launch faults trace --json
+launch faultstxt trace
+attached faults && attached faultstxt
+"$load" -V 1 -n 0 -u 0 -F 1 > "$tmp/load" 2>&1
+"$TEST_BIN/fault_virt_id" > "$tmp/fv" 2>&1
+stop faults
+st1=$st
+stop faultstxt
+# fault_virt_id: a fault on its vDEVICE (0x77), then two on devices without one
+is "trace --json: fault virt_id is 256 (the load's vRID), 119 (0x77), and null twice for no vDEVICE" \
+	"$st1 $(jq -r 'select(.event == "fault") | .virt_id' "$tmp/faults.out" | sort | tr '\n' ' ')" "0 119 256 null null "
+is "trace: fault virt_id 0x100, 0x77 and none (twice) in text" \
+	"$st $(awk '$6 == "fault" { for (i = 7; i <= NF; i++) if ($i ~ /^virt_id=/) print $i }' "$tmp/faultstxt.out" | sort | tr '\n' ' ')" \
+	"0 virt_id=0x100 virt_id=0x77 virt_id=none virt_id=none "
+
+# --- topo --watch: object changes only, and losses reported ---
+launch watch topo --watch --json -R 1
+attached watch
+snap() { grep -q '"type":"viommu-topo"' "$tmp/watch.out"; }
+wait_until 30 snap
+# 16 vIOMMUs x 10 changes = 160 records (15 KiB) into 4 KiB; the 1600
+# guest invalidations and the S2 unmaps must take no room at all
+stopped_load watch -V 1 -i 16 -n 100 -u 2
+lost_seen() { grep -q '"change":"lost"' "$tmp/watch.out"; }
+wait_until 30 lost_seen
+stop watch
+is "topo --watch -R 1: changes shown + lost = the load's 160 object changes" \
+	"$st $(jq -s '([.[] | select(.change == "add" or .change == "remove")] | length) + ([.[] | select(.change == "lost") | .lost] | add // 0)' "$tmp/watch.out")" \
+	"0 160"
+lost=$(jq -s '[.[] | select(.change == "lost") | .lost] | add // 0' "$tmp/watch.out")
+tap_result "$([ "$lost" -gt 0 ] && [ "$lost" -lt 160 ]; echo $?)" "topo --watch: the loss is reported ($lost of 160)" "$(tail -3 "$tmp/watch.out")"
+grep -v '"type":"viommu-topo"' "$tmp/watch.out" > "$tmp/changes"
+schema_ok "$tmp/changes" viommu-topo-change
+tap_result $? "topo --watch --json: change and lost lines have schema_version 1, type viommu-topo-change, ts_unix_ms" "$(head -2 "$tmp/changes")"
+
+# --- privileges: root with only CAP_BPF + CAP_PERFMON may not read the fds
+# of a VMM with more capabilities (ptrace access mode: CAP_SYS_PTRACE) ---
+"$load" -V 2 -i 1 -n 0 -u 0 -H 120 > "$tmp/held" 2>&1 &
+loadpid=$!
+held() { [ "$(grep -c '^vm ' "$tmp/held")" -ge 2 ]; }
+wait_until 120 held
+heldpids=$(awk '$1 == "vm" { for (i = 2; i <= NF; i++) if ($i ~ /^pid=/) { sub(/pid=/, "", $i); print $i } }' "$tmp/held" | sort -n | tr '\n' ' ')
+with_caps() { # CAPS ARGS...: viommu as root with only these capabilities
+	local caps=$1
+	shift
+	setpriv --bounding-set="-all,$caps" --inh-caps="-all,$caps" "$viommu" "$@"
+}
+with_caps +bpf,+perfmon top -b -n 1 0.5 > "$tmp/np.out" 2> "$tmp/np.err"
+rc=$?
+is "CAP_BPF+CAP_PERFMON: top runs (exit 0), warns once naming CAP_SYS_PTRACE, shows none of the 2 held VMs" \
+	"$rc $(grep -c 'warning: cannot read the open files' "$tmp/np.err") $(grep -c 'CAP_SYS_PTRACE' "$tmp/np.err") $(grep -c ' viommu-load ' "$tmp/np.out")" \
+	"0 1 1 0"
+with_caps +bpf,+perfmon,+sys_ptrace top -b -n 1 0.5 > "$tmp/pt.out" 2> "$tmp/pt.err"
+rc=$?
+is "... with CAP_SYS_PTRACE too: no warning, a row for each held VM" \
+	"$rc $(grep -c 'warning' "$tmp/pt.err") $(awk '$3 == "viommu-load" { print $2 }' "$tmp/pt.out" | sort -n | tr '\n' ' ')" \
+	"0 0 $heldpids"
+with_caps +bpf,+perfmon topo > "$tmp/tp.out" 2> "$tmp/tp.err"
+is "CAP_BPF+CAP_PERFMON: topo says no context is visible, and why" \
+	"$? $(cat "$tmp/tp.out") $(grep -c 'ptrace read access' "$tmp/tp.err")" \
+	"0 no iommufd contexts visible (see the warning above) 1"
+pkill -P "$loadpid"
+wait "$loadpid" 2>/dev/null
+loadpid=
+tap_done
