@@ -20,6 +20,8 @@ packages=(
 	libjson-c-dev libncurses-dev libcap-dev
 	# memory checks of the tool in the unit tests
 	valgrind
+	# man pages checked by the unit tests
+	groff-base
 )
 
 missing=()
