@@ -3,9 +3,10 @@
  * viommu.bpf.c - aggregate the iommufd vIOMMU trace events per VM and per
  * vIOMMU in the kernel, and optionally stream them to a ring buffer.
  *
- * Every handler is attached as tp_btf where the kernel allows it and as
- * raw_tp otherwise: both get the tracepoint's arguments as a u64 array, so
- * one body serves both. Only the fields read here are declared, with
+ * Every handler is attached as tp_btf: it gets the tracepoint's arguments
+ * as a u64 array, BTF-typed. (raw_tp twins were dropped: they need the same
+ * kernel BTF for CO-RE, so no kernel runs them that cannot run tp_btf.)
+ * Only the fields read here are declared, with
  * preserve_access_index, so this builds without the patched kernel's
  * headers and relocates against its BTF at load time.
  */
@@ -768,10 +769,9 @@ static __always_inline int on_fault_response(u64 *ctx, bool btf)
 	return 0;
 }
 
-/* Each handler twice: tp_btf (preferred) and raw_tp (fallback) */
+/* Each handler as a tp_btf program */
 #define VIOMMU_TP(tp, fn, ...)							\
-	SEC("tp_btf/" #tp) int btf_##tp(u64 *ctx) { return fn(ctx, true, ##__VA_ARGS__); } \
-	SEC("raw_tp/" #tp) int raw_##tp(u64 *ctx) { return fn(ctx, false, ##__VA_ARGS__); }
+	SEC("tp_btf/" #tp) int btf_##tp(u64 *ctx) { return fn(ctx, true, ##__VA_ARGS__); }
 
 VIOMMU_TP(iommufd_viommu_alloc, on_viommu, VIOMMU_EV_VIOMMU_ALLOC)
 VIOMMU_TP(iommufd_viommu_destroy, on_viommu, VIOMMU_EV_VIOMMU_DESTROY)

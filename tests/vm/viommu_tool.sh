@@ -159,7 +159,7 @@ stop() {
 	for n; do st[$n]=${tracer_rc[${pid[$n]}]}; unset "pid[$n]"; done
 }
 
-tap_plan 42
+tap_plan 40
 
 # --- top: per-VM totals, VMIDs, KVM pid, while the VMs hold their objects;
 # a second top, stopped with SIGTERM as a service manager does ---
@@ -315,15 +315,13 @@ is "lat: BCC histograms whose rows add up to their count, per VM the load's inva
 		echo "$p s2_inval ${L_S2[$p]}"
 	done; echo "bad 0"; } | sort)"
 
-# --- topo --watch, trace and its raw_tp fallback, on one load ---
+# --- topo --watch and trace, on one load ---
 launch watch topo --watch --json
 launch trace trace --json
-VIOMMU_ATTACH=raw_tp launch raw trace --json
-attached watch 20 trace 20 raw 20
+attached watch 20 trace 20
 att=$?
 # the programs behind each link, while they exist
 kinds_trace=$(link_kinds "$tmp/trace.links")
-kinds_raw=$(link_kinds "$tmp/raw.links")
 # topo --watch takes its snapshot after attaching: changes from then on
 snapshot_out() { grep -q '"type":"viommu-topo"' "$tmp/watch.out"; }
 wait_until 30 snapshot_out
@@ -332,12 +330,10 @@ wait_until 30 snapshot_out
 # trace prints what is left at SIGINT; topo --watch only polls
 watch_done() { [ "$(grep -c '"change"' "$tmp/watch.out")" -ge 10 ]; }
 wait_until 30 watch_done
-stop watch trace raw
+stop watch trace
 read_load "$tmp/load"
 lp=$L_PIDS
 lv=$(rows 2)
-is "raw_tp fallback: 20 links to raw_iommufd_* programs, no tp_btf (btf_iommufd_*) ones" \
-	"$kinds_raw" "20 raw_tracepoint raw "
 is "topo --watch: + and - of the load's vIOMMU, its vDEVICE, nested HWPT, vEVENTQ and VMID, nothing else" \
 	"$att ${st[watch]} $(jq -r 'select(.change) | "\(.change) \(.object) \(.pid) \(.viommu)\(if .object == "vmid" then " " + (.id | tostring) else "" end)"' "$tmp/watch.out" | sort | tr '\n' ',')" \
 	"0 0 $(for c in add remove; do for t in hwpt_nested vdevice veventq viommu; do echo "$c $t $lp $lv"; done
@@ -355,9 +351,6 @@ is "trace: every guest_inval has done=2 and a latency" "$(grep ' guest_inval ' "
 is "trace: faults carry the vRID" "$(grep ' fault ' "$tmp/trace.ev")" "2 fault 256"
 is "trace: totals on exit, every event shown, nothing lost" \
 	"$(tail -1 "$tmp/trace.err")" "viommu trace: $(wc -l < "$tmp/trace.out") events, 0 lost"
-is "raw_tp fallback: the same 10 guest_inval (with latency), 2 s2_inval, 2 fault_response" \
-	"${st[raw]} $(jq -r 'select(.event == "guest_inval" and .lat_ns > 0) | .event' "$tmp/raw.out" | wc -l) $(grep -c '"s2_inval"' "$tmp/raw.out") $(grep -c '"fault_response"' "$tmp/raw.out")" \
-	"0 10 2 2"
 
 # --- trace: ring buffer overflow is counted, never silent ---
 launch ring trace --ringbuf-pages 1

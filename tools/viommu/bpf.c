@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * bpf.c - check that this machine can run the tool, load and attach
- * viommu.bpf.c (tp_btf, else raw_tp), and read its per-CPU maps.
+ * viommu.bpf.c (tp_btf), and read its per-CPU maps.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,7 +17,6 @@
 
 struct viommu_bpf {
 	struct viommu_skel *skel;
-	bool raw_tp;
 	int ncpus;
 };
 
@@ -89,9 +88,12 @@ int viommu_check_environment(void)
 	 * A tracepoint's BTF typedef btf_trace_<event> exists exactly when the
 	 * kernel has the event; tp_btf attaches by it. No tracefs needed.
 	 */
-	btf = btf__load_vmlinux_btf();
+	btf = viommu_btf_override() ? btf__parse(viommu_btf_override(), NULL) :
+				      btf__load_vmlinux_btf();
 	if (!btf) {
-		fprintf(stderr, "viommu: cannot read the kernel's BTF: %s\n", strerror(errno));
+		fprintf(stderr, "viommu: cannot read the kernel's BTF%s%s: %s\n",
+			viommu_btf_override() ? " " : "",
+			viommu_btf_override() ? viommu_btf_override() : "", strerror(errno));
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < sizeof(required_events) / sizeof(*required_events); i++) {
@@ -105,6 +107,11 @@ int viommu_check_environment(void)
 				"viommu: this kernel (%s) lacks the iommufd trace events the tool needs:\n",
 				release);
 		fprintf(stderr, "  iommufd:%s\n", required_events[i]);
+	}
+	/* The events are there: are their arguments and fields the tool's? */
+	if (!missing && viommu_check_btf(btf, release)) {
+		btf__free(btf);
+		return -ENOENT;
 	}
 	btf__free(btf);
 	if (missing) {
@@ -129,29 +136,35 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 }
 
 /*
- * Keep the programs of one kind (tp_btf or raw_tp) and drop the others.
  * The end events of invalidations carry their start time, so the start
  * events are needed only to print them (trace).
  */
-static void select_programs(struct viommu_skel *skel, bool raw_tp,
-			    bool emit_events)
+static void select_programs(struct viommu_skel *skel, bool emit_events)
 {
 	struct bpf_program *prog;
 
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *name = bpf_program__name(prog);
-		bool is_raw = !strncmp(name, "raw_", 4);
 		bool is_start = strstr(name, "_invalidate_start") != NULL;
 
-		bpf_program__set_autoload(prog, is_raw == raw_tp &&
-					  (emit_events || !is_start));
+		bpf_program__set_autoload(prog, emit_events || !is_start);
 	}
 }
 
-static struct viommu_skel *load(bool raw_tp, bool emit_events,
+/* Tests give the checks and CO-RE a kernel BTF with fields taken out */
+const char *viommu_btf_override(void)
+{
+	const char *path = getenv("VIOMMU_BTF");
+
+	return path && *path ? path : NULL;
+}
+
+static struct viommu_skel *load(bool emit_events,
 				const struct viommu_events_opts *eo)
 {
-	struct viommu_skel *skel = viommu_skel__open();
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts,
+		    .btf_custom_path = viommu_btf_override());
+	struct viommu_skel *skel = viommu_skel__open_opts(&open_opts);
 	int err;
 
 	if (!skel)
@@ -164,7 +177,7 @@ static struct viommu_skel *load(bool raw_tp, bool emit_events,
 		skel->rodata->emit_viommu = eo->viommu_id;
 		skel->rodata->emit_kinds = eo->kinds;
 	}
-	select_programs(skel, raw_tp, emit_events);
+	select_programs(skel, emit_events);
 	/* Only trace needs the ring buffer's 4 MiB */
 	if (!emit_events)
 		bpf_map__set_max_entries(skel->maps.events, 4096);
@@ -186,7 +199,6 @@ static struct viommu_bpf *open_with(bool emit_events,
 				    const struct viommu_events_opts *eo)
 {
 	struct viommu_bpf *vb;
-	bool force_raw;
 
 	if (viommu_check_environment())
 		return NULL;
@@ -195,16 +207,7 @@ static struct viommu_bpf *open_with(bool emit_events,
 	if (!vb)
 		return NULL;
 	vb->ncpus = libbpf_num_possible_cpus();
-	/* VIOMMU_ATTACH=raw_tp skips tp_btf: for tests of the fallback */
-	force_raw = getenv("VIOMMU_ATTACH") && !strcmp(getenv("VIOMMU_ATTACH"), "raw_tp");
-	vb->skel = force_raw ? NULL : load(false, emit_events, eo);
-	if (!vb->skel) {
-		if (common.verbose)
-			fprintf(stderr, "viommu: tp_btf failed (%s), trying raw_tp\n",
-				strerror(errno));
-		vb->raw_tp = true;
-		vb->skel = load(true, emit_events, eo);
-	}
+	vb->skel = load(emit_events, eo);
 	if (!vb->skel) {
 		fprintf(stderr,
 			"viommu: cannot load or attach the BPF programs: %s\n"
@@ -230,7 +233,8 @@ void viommu_bpf_close(struct viommu_bpf *vb)
 
 const char *viommu_bpf_attach_mode(struct viommu_bpf *vb)
 {
-	return vb->raw_tp ? "raw_tp" : "tp_btf";
+	(void)vb;
+	return "tp_btf";
 }
 
 /* Load with event records on, and a ring buffer that hands them to fn */

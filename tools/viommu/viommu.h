@@ -140,6 +140,11 @@ const char *viommu_bpf_attach_mode(struct viommu_bpf *vb);
 int viommu_bpf_prog_stats(struct viommu_bpf *vb, uint64_t *run_ns,
 			  uint64_t *run_cnt);
 int viommu_check_environment(void);
+/* btf_check.c: the tracepoint arguments and fields the programs read */
+struct btf;
+int viommu_check_btf(const struct btf *btf, const char *release);
+/* VIOMMU_BTF=FILE: check and relocate against FILE, not the kernel's BTF */
+const char *viommu_btf_override(void);
 void comm_of(int pid, char *buf, size_t len);
 
 /* --- trace.c: what topo --watch shares with trace --- */
