@@ -22,6 +22,9 @@ packages=(
 	valgrind
 	# man pages checked by the unit tests
 	groff-base
+	# viommu export: its HTTP server; the Prometheus server and promtool
+	# that test it and its alert rules; curl for the scrape tests
+	libmicrohttpd-dev prometheus curl
 )
 
 missing=()
