@@ -52,8 +52,8 @@ BPF_CLANG  ?= clang
 BPF_CFLAGS = -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 \
 	      -I/usr/include/$(shell $(CC) -dumpmachine)
 VIOMMU_SRCS := $(wildcard tools/viommu/*.c)
-VIOMMU_LIBS = $(shell pkg-config --libs libbpf json-c ncursesw 2>/dev/null || \
-		 echo -lbpf -lelf -lz -ljson-c -lncursesw -ltinfo) -lcap -lm
+VIOMMU_LIBS = $(shell pkg-config --libs libbpf json-c ncursesw libmicrohttpd 2>/dev/null || \
+		 echo -lbpf -lelf -lz -ljson-c -lncursesw -ltinfo -lmicrohttpd) -lcap -lm -lpthread
 
 .PHONY: tools
 tools: $(OUT)/viommu $(OUT)/viommu-top
@@ -65,7 +65,8 @@ $(OUT)/bpf/viommu.bpf.o: bpf/viommu.bpf.c bpf/viommu.h | deps
 $(OUT)/bpf/viommu.skel.h: $(OUT)/bpf/viommu.bpf.o
 	bpftool gen skeleton $< name viommu_skel > $@.tmp && mv $@.tmp $@
 
-$(OUT)/viommu: $(VIOMMU_SRCS) tools/viommu/viommu.h bpf/viommu.h $(OUT)/bpf/viommu.skel.h | deps
+$(OUT)/viommu: $(VIOMMU_SRCS) tools/viommu/viommu.h tools/viommu/export.h bpf/viommu.h \
+		$(OUT)/bpf/viommu.skel.h | deps
 	$(CC) $(CFLAGS) -I$(OUT)/bpf -o $@ $(VIOMMU_SRCS) $(VIOMMU_LIBS)
 
 # Host unit tests of the tool's pure logic
@@ -74,6 +75,13 @@ $(OUT)/unit/viommu_logic: tests/unit/viommu_logic.c $(VIOMMU_PURE) tools/viommu/
 		bpf/viommu.h tests/lib/tap.h | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(VIOMMU_PURE) -ljson-c -lm
+
+# viommu export's exposition of synthetic values (tests/unit/prometheus.sh)
+EXPORT_PURE := tools/viommu/metrics.c tools/viommu/hist.c
+$(OUT)/unit/export_render: tests/unit/export_render.c $(EXPORT_PURE) tools/viommu/export.h \
+		tools/viommu/viommu.h bpf/viommu.h | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(EXPORT_PURE) -ljson-c -lm
 
 $(OUT)/viommu-top: $(OUT)/viommu
 	ln -sf viommu $@

@@ -40,6 +40,31 @@ void hist_sub(struct viommu_hist *dst, const struct viommu_hist *a,
 		dst->slots[i] = a->slots[i] - b->slots[i];
 }
 
+/*
+ * The bucket layout, for consumers that need bounds rather than
+ * percentiles (viommu export's Prometheus buckets): how many buckets a
+ * histogram has, bucket i's exclusive upper bound in ns (UINT64_MAX for
+ * the last, open-ended one) and its count. A change of layout changes
+ * these three and nothing that uses them.
+ */
+int hist_nr_buckets(void)
+{
+	return VIOMMU_HIST_SLOTS;
+}
+
+uint64_t hist_bucket_bound_ns(int i)
+{
+	/* slot i holds ns / 1000 in [2^i, 2^(i+1)), slot 0 also 0 and 1 */
+	if (i >= VIOMMU_HIST_SLOTS - 1)
+		return UINT64_MAX;
+	return 1000ULL << (i + 1);
+}
+
+uint64_t hist_bucket_count(const struct viommu_hist *h, int i)
+{
+	return h->slots[i];
+}
+
 static void slot_bounds(int slot, double *low, double *high)
 {
 	*low = slot ? ldexp(1, slot) : 0;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include "viommu.h"
+#include "export.h"
 
 struct common_opts common;
 volatile sig_atomic_t exiting;
@@ -107,6 +108,7 @@ static const struct {
 	{ "trace", cmd_trace, "every vIOMMU event as it happens" },
 	{ "record", cmd_record, "record latencies and counts to a JSON file" },
 	{ "compare", cmd_compare, "compare two records; fail on a regression" },
+	{ "export", cmd_export, "serve the metrics to Prometheus (HTTP, or a textfile)" },
 };
 
 static void usage(FILE *out)

@@ -51,6 +51,9 @@ void hist_print(FILE *out, const struct viommu_hist *h, bool ms);
 struct json_object *hist_to_json(const struct viommu_hist *h);
 int hist_from_json(struct json_object *obj, struct viommu_hist *h,
 		   char *err, size_t errlen);
+int hist_nr_buckets(void);
+uint64_t hist_bucket_bound_ns(int i);
+uint64_t hist_bucket_count(const struct viommu_hist *h, int i);
 
 /* --- snapshot.c: iommufd objects from /proc/PID/fdinfo --- */
 struct snap_object {
