@@ -430,7 +430,7 @@ static const char *labels_doc(enum scope s)
 	case PER_DROP_REASON:
 		return "reason";
 	default:
-		return "";
+		return "-";
 	}
 }
 
