@@ -25,6 +25,8 @@ packages=(
 	# viommu export: its HTTP server; the Prometheus server and promtool
 	# that test it and its alert rules; curl for the scrape tests
 	libmicrohttpd-dev prometheus curl
+	# an OpenMetrics parser, to check the exporter's OpenMetrics output
+	python3-prometheus-client
 )
 
 missing=()
