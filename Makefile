@@ -52,8 +52,8 @@ BPF_CLANG  ?= clang
 BPF_CFLAGS = -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 \
 	      -I/usr/include/$(shell $(CC) -dumpmachine)
 VIOMMU_SRCS := $(wildcard tools/viommu/*.c)
-VIOMMU_LIBS = $(shell pkg-config --libs libbpf json-c ncursesw libmicrohttpd 2>/dev/null || \
-		 echo -lbpf -lelf -lz -ljson-c -lncursesw -ltinfo -lmicrohttpd) -lcap -lm -lpthread
+VIOMMU_LIBS = $(shell pkg-config --libs libbpf json-c ncursesw libevent 2>/dev/null || \
+		 echo -lbpf -lelf -lz -ljson-c -lncursesw -ltinfo -levent) -lcap -lm
 
 .PHONY: tools
 tools: $(OUT)/viommu $(OUT)/viommu-top

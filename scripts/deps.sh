@@ -24,7 +24,7 @@ packages=(
 	groff-base
 	# viommu export: its HTTP server; the Prometheus server and promtool
 	# that test it and its alert rules; curl for the scrape tests
-	libmicrohttpd-dev prometheus curl
+	libevent-dev prometheus curl
 	# an OpenMetrics parser, to check the exporter's OpenMetrics output
 	python3-prometheus-client
 )

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * export.c - viommu export: the per-VM counters and latency histograms as
- * Prometheus metrics, served over HTTP (libmicrohttpd) or written for
- * node_exporter's textfile collector.
+ * Prometheus metrics, served over HTTP (libevent's evhttp, which answers
+ * a request that is not HTTP with 400 and keeps serving) or written for
+ * node_exporter's textfile collector. One thread: the event loop serves
+ * scrapes and runs the interval's work.
  *
  * A scrape reads the BPF maps (never the ring buffer), so its cost grows
  * with the VMs, not with the event rate. A VM's series carry its identity
@@ -16,7 +18,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -25,7 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <microhttpd.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include "export.h"
 
 #define TEXTFILE_NAME	"viommu.prom"
@@ -142,13 +146,12 @@ struct vm_entry {
 };
 
 static struct exporter {
-	pthread_mutex_t lock;
 	struct viommu_bpf *vb;
 	struct vm_entry *vms;
 	int nr_vms;
 	struct export_self self;
 	uint64_t drops[EXPORT_DROP_REASONS];
-} ex = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} ex;
 
 static bool process_gone(int pid)
 {
@@ -172,10 +175,14 @@ static int kvm_pid_from_fdinfo(int pid, unsigned int ictx_id)
 	return kvm_pid;
 }
 
-static void vm_entry_init(struct vm_entry *e, const struct vm_row *row)
+/*
+ * A VM seen for the first time: its labels, and whether it fits under
+ * --max-vms (*admitted VMs are exported); one over it is counted once and
+ * stays out for its life, so the series that are exported stay whole.
+ */
+static void vm_entry_init(struct vm_entry *e, const struct vm_row *row,
+			  unsigned long *admitted)
 {
-	int exported = 0;
-
 	memset(e, 0, sizeof(*e));
 	e->vm.ictx_id = row->ictx_id;
 	e->vm.pid = row->s.owner_tgid;
@@ -183,11 +190,11 @@ static void vm_entry_init(struct vm_entry *e, const struct vm_row *row)
 	comm_of(e->vm.pid, e->vm.comm, sizeof(e->vm.comm));
 	if (!e->vm.kvm_pid && !process_gone(e->vm.pid))
 		e->vm.kvm_pid = kvm_pid_from_fdinfo(e->vm.pid, row->ictx_id);
-	for (int i = 0; i < ex.nr_vms; i++)
-		exported += !ex.vms[i].refused;
-	if ((unsigned long)exported >= opts.max_vms) {
+	if (*admitted >= opts.max_vms) {
 		e->refused = true;
 		ex.self.vms_dropped++;
+	} else {
+		(*admitted)++;
 	}
 }
 
@@ -201,11 +208,12 @@ static void read_drops(void)
  * Read the VM map and merge it into ex.vms (both sorted by id): new VMs
  * get their labels (and count against --max-vms), known ones their new
  * values; a VM whose VMM has been gone for --grace is forgotten, in the
- * maps too. Called with ex.lock held.
+ * maps too.
  */
 static int refresh(double now)
 {
 	struct vm_row *rows = NULL;
+	unsigned long admitted = 0;
 	struct vm_entry *next;
 	int nrows, n = 0, j = 0;
 
@@ -217,6 +225,8 @@ static int refresh(double now)
 		free(rows);
 		return -ENOMEM;
 	}
+	for (int i = 0; i < ex.nr_vms; i++)
+		admitted += !ex.vms[i].refused;
 	for (int i = 0; i < nrows; i++) {
 		struct vm_entry *e = &next[n];
 
@@ -225,12 +235,14 @@ static int refresh(double now)
 		if (j < ex.nr_vms && ex.vms[j].vm.ictx_id == rows[i].ictx_id)
 			*e = ex.vms[j];
 		else
-			vm_entry_init(e, &rows[i]);
+			vm_entry_init(e, &rows[i], &admitted);
 		e->vm.s = rows[i].s;
 		if (!e->gone_since && process_gone(e->vm.pid))
 			e->gone_since = now;
 		if (e->gone_since && now - e->gone_since >= opts.grace) {
 			viommu_bpf_forget_vm(ex.vb, e->vm.ictx_id);
+			if (!e->refused && admitted)
+				admitted--;
 			continue;
 		}
 		n++;
@@ -329,7 +341,7 @@ static void self_figures(void)
 	}
 }
 
-/* One collection: refresh, then the exposition into b. ex.lock held. */
+/* One collection: refresh, then the exposition into b */
 static int collect(struct mbuf *b, enum export_format fmt)
 {
 	struct export_viommu *viommus = NULL;
@@ -376,79 +388,72 @@ static const char landing[] =
 	"<p>iommufd vIOMMU metrics per VM: <a href=\"/metrics\">/metrics</a></p>\n"
 	"</body></html>\n";
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status,
-			     const char *type, void *body, size_t len,
-			     enum MHD_ResponseMemoryMode mode)
+static void free_body(const void *data, size_t len, void *arg)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
-	enum MHD_Result ret;
+	free((void *)data);
+}
 
-	if (!r) {
-		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(body);
-		return MHD_NO;
+/* Send body (len bytes; freed here when owned) with status and type */
+static void reply(struct evhttp_request *req, int status, const char *reason,
+		  const char *type, const char *body, size_t len, bool owned)
+{
+	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
+	struct evbuffer *b = evbuffer_new();
+
+	if (!b) {
+		if (owned)
+			free((void *)body);
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	if (owned)
+		evbuffer_add_reference(b, body, len, free_body, NULL);
+	else
+		evbuffer_add_reference(b, body, len, NULL, NULL);
+	evhttp_add_header(hdrs, "Content-Type", type);
+	if (status == 405)
+		evhttp_add_header(hdrs, "Allow", "GET, HEAD");
+	evhttp_send_reply(req, status, reason, b);
+	evbuffer_free(b);
 }
 
-static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned int status,
-				  const char *text)
+static void reply_text(struct evhttp_request *req, int status,
+		       const char *reason, const char *text)
 {
-	return reply(c, status, "text/plain; charset=utf-8", (void *)text,
-		     strlen(text), MHD_RESPMEM_PERSISTENT);
+	reply(req, status, reason, "text/plain; charset=utf-8", text,
+	      strlen(text), false);
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
-			      const char *url, const char *method,
-			      const char *version, const char *upload_data,
-			      size_t *upload_size, void **con_cls)
+static void handle(struct evhttp_request *req, void *arg)
 {
-	static int headers_seen;
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	enum export_format fmt;
 	struct mbuf b = {};
-	int err;
 
-	/* The first call has the headers; a body, if any, is ignored */
-	if (!*con_cls) {
-		*con_cls = &headers_seen;
-		return MHD_YES;
-	}
-	if (*upload_size) {
-		*upload_size = 0;
-		return MHD_YES;
-	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
-	if (!strcmp(url, "/"))
-		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8",
-			     (void *)landing, sizeof(landing) - 1, MHD_RESPMEM_PERSISTENT);
-	if (strcmp(url, "/metrics"))
-		return reply_text(c, MHD_HTTP_NOT_FOUND, "not found: the metrics are at /metrics\n");
-	fmt = metrics_negotiate(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							    MHD_HTTP_HEADER_ACCEPT));
-	pthread_mutex_lock(&ex.lock);
-	err = collect(&b, fmt);
-	pthread_mutex_unlock(&ex.lock);
-	if (err) {
-		free(b.p);
-		return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				  "viommu export: cannot read the BPF maps\n");
-	}
-	return reply(c, MHD_HTTP_OK, export_content_types[fmt], b.p, b.len,
-		     MHD_RESPMEM_MUST_FREE);
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	if (!common.verbose)
+	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+		reply_text(req, 405, "Method Not Allowed", "only GET and HEAD\n");
 		return;
-	fprintf(stderr, "viommu export: http: ");
-	vfprintf(stderr, fmt, ap);
+	}
+	if (path && !strcmp(path, "/")) {
+		reply(req, HTTP_OK, "OK", "text/html; charset=utf-8", landing,
+		      sizeof(landing) - 1, false);
+		return;
+	}
+	if (!path || strcmp(path, "/metrics")) {
+		reply_text(req, HTTP_NOTFOUND, "Not Found",
+			   "not found: the metrics are at /metrics\n");
+		return;
+	}
+	fmt = metrics_negotiate(evhttp_find_header(evhttp_request_get_input_headers(req),
+						   "Accept"));
+	if (collect(&b, fmt)) {
+		free(b.p);
+		reply_text(req, HTTP_INTERNAL, "Internal Server Error",
+			   "viommu export: cannot read the BPF maps\n");
+		return;
+	}
+	reply(req, HTTP_OK, "OK", export_content_types[fmt], b.p, b.len, true);
 }
 
 /*
@@ -630,16 +635,62 @@ fail:
 	return -1;
 }
 
+/* --- the event loop: scrapes, the interval's work, signals --- */
+
+struct loop {
+	struct event_base *base;
+	long intervals;
+	int rc;
+};
+
+/*
+ * The interval's work: with --textfile, collect and write the file; else
+ * look for VMs that have gone. Failing the first time ends the exporter.
+ */
+static int interval_work(bool first)
+{
+	struct mbuf b = {};
+	int err;
+
+	if (!opts.textfile_dir)
+		return refresh(monotonic_s());
+	err = collect(&b, EXPORT_TEXT);
+	if (!err && textfile_write(opts.textfile_dir, &b) && first)
+		err = -EIO;
+	free(b.p);
+	return err;
+}
+
+static void on_interval(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop *l = arg;
+	int err = interval_work(false);
+
+	if (err) {
+		fprintf(stderr, "viommu export: cannot read the BPF maps: %s\n", strerror(-err));
+		l->rc = 1;
+		event_base_loopbreak(l->base);
+	}
+	if (opts.count && ++l->intervals >= opts.count)
+		event_base_loopbreak(l->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	exiting = 1;
+	event_base_loopbreak(arg);
+}
+
 int cmd_export(int argc, char **argv)
 {
 	const struct argp_child children[] = { { &common_argp, 0, "Common options:", 0 }, {} };
 	const struct argp argp = { options, parse_opt, "[INTERVAL] [COUNT]", doc, children };
-	struct MHD_Daemon *daemon = NULL;
+	struct event *tick = NULL, *sigint = NULL, *sigterm = NULL;
 	char shown[INET6_ADDRSTRLEN + 16] = "";
-	int lfd = -1, stats_fd = -1, rc = 0;
-	bool http;
-	double next;
-	long n = 0;
+	struct timeval every;
+	struct evhttp *http = NULL;
+	struct loop l = {};
+	int lfd = -1, stats_fd = -1, err;
 
 	opts.listen = "127.0.0.1:9750";
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
@@ -653,11 +704,10 @@ int cmd_export(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	http = !opts.textfile_dir || opts.listen_given;
 	/* What can be checked without the kernel, first */
-	if (opts.textfile_dir && (rc = textfile_check(opts.textfile_dir)))
-		return rc;
-	if (http) {
+	if (opts.textfile_dir && (err = textfile_check(opts.textfile_dir)))
+		return err;
+	if (!opts.textfile_dir || opts.listen_given) {
 		lfd = listen_on(opts.listen, shown, sizeof(shown));
 		if (lfd < 0)
 			return lfd == -2 ? EXIT_USAGE : 1;
@@ -668,78 +718,83 @@ int cmd_export(int argc, char **argv)
 			close(lfd);
 		return 1;
 	}
+	l.base = event_base_new();
+	if (!l.base) {
+		fprintf(stderr, "viommu export: cannot create the event loop\n");
+		l.rc = 1;
+		goto out;
+	}
+	if (lfd >= 0) {
+		http = evhttp_new(l.base);
+		/* every method reaches handle(), which answers 405 */
+		if (http)
+			evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+						   EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+						   EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+						   EVHTTP_REQ_PATCH);
+		if (!http || !evhttp_accept_socket_with_handle(http, lfd)) {
+			fprintf(stderr, "viommu export: cannot serve HTTP on %s\n", shown);
+			close(lfd);
+			l.rc = 1;
+			goto out;
+		}
+		/* a slow or silent client is dropped, not waited for */
+		evhttp_set_timeout(http, 10);
+		evhttp_set_max_headers_size(http, 16384);
+		evhttp_set_max_body_size(http, 65536);
+		evhttp_set_gencb(http, handle, NULL);
+	}
 	if (opts.bpf_stats) {
 		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 		if (stats_fd < 0)
 			fprintf(stderr, "viommu export: --bpf-stats: cannot enable BPF statistics: %s\n",
 				strerror(errno));
 	}
-	if (http) {
-		daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-					  MHD_USE_ERROR_LOG,
-					  0, NULL, NULL, handle, NULL,
-					  MHD_OPTION_LISTEN_SOCKET, lfd,
-					  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-					  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
-					  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-					  MHD_OPTION_END);
-		if (!daemon) {
-			fprintf(stderr, "viommu export: cannot start the HTTP server on %s\n", shown);
-			close(lfd);
-			rc = 1;
-			goto out;
-		}
+	/* Once now (the textfile exists from the start), then every interval */
+	err = interval_work(true);
+	if (err) {
+		if (err != -EIO)
+			fprintf(stderr, "viommu export: cannot read the BPF maps: %s\n", strerror(-err));
+		l.rc = 1;
+		goto out;
+	}
+	every.tv_sec = (time_t)opts.interval;
+	every.tv_usec = (suseconds_t)((opts.interval - every.tv_sec) * 1e6);
+	tick = event_new(l.base, -1, EV_PERSIST, on_interval, &l);
+	sigint = evsignal_new(l.base, SIGINT, on_signal, l.base);
+	sigterm = evsignal_new(l.base, SIGTERM, on_signal, l.base);
+	if (!tick || !sigint || !sigterm || event_add(tick, &every) ||
+	    event_add(sigint, NULL) || event_add(sigterm, NULL)) {
+		fprintf(stderr, "viommu export: cannot set up the event loop\n");
+		l.rc = 1;
+		goto out;
+	}
+	if (http)
 		printf("Serving http://%s/metrics (%s). Hit Ctrl-C to end.\n", shown,
 		       viommu_bpf_attach_mode(ex.vb));
-	}
 	if (opts.textfile_dir)
 		printf("Writing %s/%s every %g s (%s). Hit Ctrl-C to end.\n",
 		       opts.textfile_dir, TEXTFILE_NAME, opts.interval,
 		       viommu_bpf_attach_mode(ex.vb));
 	fflush(stdout);
-	/* Once now (the textfile exists from the start), then every interval */
-	next = monotonic_s();
-	for (;;) {
-		struct mbuf b = {};
-		int err;
-
-		pthread_mutex_lock(&ex.lock);
-		if (opts.textfile_dir) {
-			err = collect(&b, EXPORT_TEXT);
-			if (!err && textfile_write(opts.textfile_dir, &b) && !n)
-				err = -EIO;
-		} else {
-			err = refresh(monotonic_s());
-		}
-		pthread_mutex_unlock(&ex.lock);
-		free(b.p);
-		if (err) {
-			if (err != -EIO)
-				fprintf(stderr, "viommu export: cannot read the BPF maps: %s\n",
-					strerror(-err));
-			rc = 1;
-			break;
-		}
-		if (exiting || (opts.count && n >= opts.count))
-			break;
-		next += opts.interval;
-		while (!exiting && monotonic_s() < next) {
-			double left = next - monotonic_s();
-
-			usleep(left > 0.1 ? 100000 : (useconds_t)(left * 1e6) + 1);
-		}
-		if (exiting)
-			break;
-		n++;
-	}
+	/* a signal that came during the setup */
+	if (!exiting)
+		event_base_dispatch(l.base);
 out:
-	if (daemon)
-		MHD_stop_daemon(daemon);
-	if (lfd >= 0)
-		close(lfd);
+	if (tick)
+		event_free(tick);
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
+	if (http)
+		evhttp_free(http);	/* closes the listening socket */
+	if (l.base)
+		event_base_free(l.base);
 	if (stats_fd >= 0)
 		close(stats_fd);
 	viommu_bpf_close(ex.vb);
 	free(ex.vms);
-	return rc;
+	return l.rc;
 }
