@@ -9,6 +9,8 @@
 #      instruction count here) of viommu's programs and of an equivalent
 #      bpftrace program attached at the same time, on the same events
 #   3. viommu top's own instructions per 1 s interval with 64 VMs (from 1)
+#   4. viommu export: scrape latency and the exporter's CPU at 1, 64 and
+#      1,024 VMs, and at 64 VMs invalidating (tests/bench/export.sh)
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"	# stop_tracer
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -68,3 +70,6 @@ echo "== 4. an fdinfo reader against the VM's ioctls (10,000 objects)"
 for reader in "" -r; do
 	"$repo/build/tests/fdinfo_stall" -n 10000 -c 2000 $reader
 done | jq -r '"reader \(.reader): p50 \(.p50_ns) p99 \(.p99_ns) max \(.max_ns) ns (\(.fdinfo_reads) fdinfo reads)"'
+
+echo "== 5. viommu export: scrape cost at 1, 64 and 1,024 VMs"
+"$repo/tests/bench/export.sh"
