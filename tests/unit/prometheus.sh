@@ -67,10 +67,10 @@ viommu_fault_responses_total{$l1} 5"
 # guest latencies: 1 in slot 0 (< 2 us), 5 in [8, 16) us, 1 in [4096, 8192) us
 h=viommu_guest_invalidation_duration_seconds
 is "histogram: cumulative buckets in seconds from the tool's layout, _sum, _count" \
-	"$(grep -E "^${h}_(bucket\{vm=\"1\".*le=\"(0.000002|0.000008|0.000016|0.004096|0.008192|2147.483648|\+Inf)\"|sum\{vm=\"1\"|count\{vm=\"1\")" "$tmp/text.full")" \
-	"${h}_bucket{$l1,le=\"0.000002\"} 1
-${h}_bucket{$l1,le=\"0.000008\"} 1
-${h}_bucket{$l1,le=\"0.000016\"} 6
+	"$(grep -E "^${h}_(bucket\{vm=\"1\".*le=\"(2e-06|8e-06|1.6e-05|0.004096|0.008192|2147.483648|\+Inf)\"|sum\{vm=\"1\"|count\{vm=\"1\")" "$tmp/text.full")" \
+	"${h}_bucket{$l1,le=\"2e-06\"} 1
+${h}_bucket{$l1,le=\"8e-06\"} 1
+${h}_bucket{$l1,le=\"1.6e-05\"} 6
 ${h}_bucket{$l1,le=\"0.004096\"} 6
 ${h}_bucket{$l1,le=\"0.008192\"} 7
 ${h}_bucket{$l1,le=\"2147.483648\"} 7

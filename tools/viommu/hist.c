@@ -41,28 +41,28 @@ void hist_sub(struct viommu_hist *dst, const struct viommu_hist *a,
 }
 
 /*
- * The bucket layout, for consumers that need bounds rather than
- * percentiles (viommu export's Prometheus buckets): how many buckets a
- * histogram has, bucket i's exclusive upper bound in ns (UINT64_MAX for
- * the last, open-ended one) and its count. A change of layout changes
- * these three and nothing that uses them.
+ * The one place that says what a bucket holds: samples of at least *low_ns
+ * and below *high_ns (INFINITY for the last bucket, which also holds
+ * everything beyond the range). Slot b holds ns / 1000 in [2^b, 2^(b+1)),
+ * slot 0 also 0 and 1. Consumers that walk the buckets (viommu export)
+ * use this, hist_nr_buckets() and hist_bucket_count(), so they follow a
+ * change of layout.
  */
+void hist_bucket_bounds_ns(const struct viommu_hist *h, unsigned int b,
+			   double *low_ns, double *high_ns)
+{
+	*low_ns = b ? ldexp(1000, b) : 0;
+	*high_ns = b >= VIOMMU_HIST_SLOTS - 1 ? INFINITY : ldexp(1000, b + 1);
+}
+
 int hist_nr_buckets(void)
 {
 	return VIOMMU_HIST_SLOTS;
 }
 
-uint64_t hist_bucket_bound_ns(int i)
+uint64_t hist_bucket_count(const struct viommu_hist *h, int b)
 {
-	/* slot i holds ns / 1000 in [2^i, 2^(i+1)), slot 0 also 0 and 1 */
-	if (i >= VIOMMU_HIST_SLOTS - 1)
-		return UINT64_MAX;
-	return 1000ULL << (i + 1);
-}
-
-uint64_t hist_bucket_count(const struct viommu_hist *h, int i)
-{
-	return h->slots[i];
+	return b >= 0 && b < VIOMMU_HIST_SLOTS ? h->slots[b] : 0;
 }
 
 static void slot_bounds(int slot, double *low, double *high)

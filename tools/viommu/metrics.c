@@ -153,25 +153,21 @@ void mbuf_printf(struct mbuf *b, const char *fmt, ...)
 }
 
 /*
- * A float as Prometheus and OpenMetrics parse it, exactly for the values
- * here (ns in seconds): up to 9 decimals, trailing zeros dropped, and
- * ".0" kept for integers (OpenMetrics' canonical form).
+ * A float as the Go client libraries print one (strconv 'g', shortest):
+ * the fewest digits that read back as the same double, so a bucket bound
+ * is the same string at every scrape and no two bounds print alike.
  */
 static void fmt_float(char *buf, size_t len, double v)
 {
-	char *dot, *end;
-
 	if (isinf(v)) {
 		snprintf(buf, len, v > 0 ? "+Inf" : "-Inf");
 		return;
 	}
-	snprintf(buf, len, "%.9f", v);
-	dot = strchr(buf, '.');
-	if (!dot)
-		return;
-	end = buf + strlen(buf) - 1;
-	while (end > dot + 1 && *end == '0')
-		*end-- = '\0';
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
 }
 
 /* A label value: \ " and newline escaped; bytes that are not printable
@@ -269,34 +265,32 @@ static void sample_double(struct mbuf *b, const struct family *f,
 static void histogram(struct mbuf *b, const struct family *f,
 		      const char *labels, const struct viommu_hist *h, bool fine)
 {
-	uint64_t cum = 0, last_bound = 0;
+	uint64_t cum = 0, total = 0;
+	double last = 0, low, high;
 	int n = hist_nr_buckets();
 	char le[64];
 
+	for (int i = 0; i < n; i++)
+		total += hist_bucket_count(h, i);
 	for (int i = 0; i < n; i++) {
-		uint64_t bound = hist_bucket_bound_ns(i);
-
 		cum += hist_bucket_count(h, i);
-		if (bound == UINT64_MAX || i == n - 1)
+		hist_bucket_bounds_ns(h, i, &low, &high);
+		if (isinf(high))
 			break;
-		if (!fine && last_bound && bound < 2 * last_bound)
+		if (!fine && last > 0 && high < 2 * last)
 			continue;
-		last_bound = bound;
-		fmt_float(le, sizeof(le), bound / 1e9);
+		last = high;
+		fmt_float(le, sizeof(le), high / 1e9);
 		mbuf_printf(b, "%s_bucket{%s%sle=\"%s\"} %" PRIu64 "\n", f->name,
 			    labels, *labels ? "," : "", le, cum);
 	}
-	/* buckets past an open-ended one, if a layout had any, are in +Inf */
-	cum = 0;
-	for (int i = 0; i < n; i++)
-		cum += hist_bucket_count(h, i);
 	mbuf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", f->name,
-		    labels, *labels ? "," : "", cum);
+		    labels, *labels ? "," : "", total);
 	fmt_float(le, sizeof(le), h->sum_ns / 1e9);
 	mbuf_printf(b, "%s_sum%s%s%s %s\n", f->name, *labels ? "{" : "", labels,
 		    *labels ? "}" : "", le);
 	mbuf_printf(b, "%s_count%s%s%s %" PRIu64 "\n", f->name, *labels ? "{" : "",
-		    labels, *labels ? "}" : "", cum);
+		    labels, *labels ? "}" : "", total);
 }
 
 static uint64_t hist_total(const struct viommu_hist *h)

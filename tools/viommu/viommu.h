@@ -51,9 +51,14 @@ void hist_print(FILE *out, const struct viommu_hist *h, bool ms);
 struct json_object *hist_to_json(const struct viommu_hist *h);
 int hist_from_json(struct json_object *obj, struct viommu_hist *h,
 		   char *err, size_t errlen);
+/*
+ * What bucket b (0 <= b < hist_nr_buckets()) of h holds: samples from
+ * *low_ns up to, not including, *high_ns (INFINITY for the last bucket).
+ */
+void hist_bucket_bounds_ns(const struct viommu_hist *h, unsigned int b,
+			   double *low_ns, double *high_ns);
 int hist_nr_buckets(void);
-uint64_t hist_bucket_bound_ns(int i);
-uint64_t hist_bucket_count(const struct viommu_hist *h, int i);
+uint64_t hist_bucket_count(const struct viommu_hist *h, int b);
 
 /* --- snapshot.c: iommufd objects from /proc/PID/fdinfo --- */
 struct snap_object {
