@@ -68,9 +68,9 @@ def pids_re(vms):
     return '|'.join(str(v['pid']) for v in vms)
 
 
-def expected(vms, viommus):
-    """{(metric, pid or (pid, viommu)): value} and the labels each VM's
-    series must carry"""
+def expected(vms, viommus, exited=False):
+    """{(metric, pid or (pid, viommu)): value}: while the load holds its
+    objects, or after its VMs exited (their vIOMMUs destroyed)"""
     want = {}
     for vm in vms:
         p = vm['pid']
@@ -86,6 +86,7 @@ def expected(vms, viommus):
                 ('viommu_guest_invalidation_errors_total', 0),
                 ('viommu_guest_invalidation_duration_seconds_count', inv),
                 ('viommu_s2_invalidations_total', vm['s2_unmaps']),
+                ('viommu_s2_invalidation_duration_seconds_count', vm['s2_unmaps']),
                 ('viommu_vmid_invalidations_total', vm['s2_unmaps'] * vm['viommus']),
                 ('viommu_vevents_queued_total', vev - lost),
                 ('viommu_vevents_lost_total', lost),
@@ -93,7 +94,7 @@ def expected(vms, viommus):
                 ('viommu_fault_responses_total', iopf),
                 ('viommu_fault_response_duration_seconds_count', iopf),
                 ('viommu_viommus_allocated_total', vm['viommus']),
-                ('viommu_viommus_destroyed_total', 0)):
+                ('viommu_viommus_destroyed_total', vm['viommus'] if exited else 0)):
             want[(name, p)] = val
         for v in mine:
             k = (p, v['viommu'])
@@ -231,7 +232,7 @@ def cmd_gone(load, secs, since=None):
 
 def cmd_last(load):
     vms, viommus = load_report(load)
-    want = {k: v for k, v in expected(vms, viommus).items()
+    want = {k: v for k, v in expected(vms, viommus, exited=True).items()
             if k[0].startswith('viommu_') and not k[0].startswith('viommu_viommu_')}
     have = {}
     # last_over_time() drops the metric name: one query per family

@@ -39,7 +39,7 @@ if [ ! -c /dev/kvm ] && [ -n "${TEST_KBUILD:-}" ]; then
 	insmod "$TEST_KBUILD/arch/x86/kvm/kvm-amd.ko" 2>/dev/null
 fi
 
-tap_plan 17
+tap_plan 18
 
 # --- the exporters: HTTP on a free port; a textfile one under --max-vms 2 ---
 "$viommu" export -l 127.0.0.1:0 --per-viommu --grace "$grace" 0.5 > "$tmp/exp.out" 2> "$tmp/exp.err" &
