@@ -81,7 +81,7 @@ suites() {
 	$each one_liners 600 "$here/one_liners.sh"
 	$each viommu_tool 600 "$here/viommu_tool.sh"
 	$each viommu_trace 300 "$here/viommu_trace.sh"
-	$each prometheus_export 600 "$here/prometheus_export.sh"
+	$each prometheus_export 450 "$here/prometheus_export.sh"
 }
 
 # shellcheck disable=SC2317 # called through suites()
