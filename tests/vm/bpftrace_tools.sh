@@ -96,10 +96,12 @@ check('viommu_s2fanout.bt: every unmap of each VM touched its 3 VMIDs',
              for v in vms], r), r)
 starts, s2_us = {}, collections.defaultdict(list)
 for e in evs:
+    # seq is unique within a context: pair by (ictx, seq)
+    key = (e.get('ictx'), e.get('seq'))
     if e['event'] == 'iommufd_s2_invalidate_start':
-        starts[e['seq']] = e['ts']
-    elif e['event'] == 'iommufd_s2_invalidate_end' and e['seq'] in starts:
-        s2_us[e['owner']].append((e['ts'] - starts.pop(e['seq'])) // 1000)
+        starts[key] = e['ts']
+    elif e['event'] == 'iommufd_s2_invalidate_end' and key in starts:
+        s2_us[e['owner']].append((e['ts'] - starts.pop(key)) // 1000)
 r = recs('viommu_s2fanout', '@usecs[')
 check('viommu_s2fanout.bt: S2 invalidation latency of each VM, as tracefs timed it',
       match(['@usecs[%d]: near(%s)' % (v['pid'], ','.join(map(str, s2_us[v['pid']])))

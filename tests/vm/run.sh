@@ -69,7 +69,7 @@ suites() {
 	$each iommufd_fail_nth 300 "$here/run.sh" --iommufd-trace \
 		iommufd_fail_nth "$TEST_SELFTESTS/iommufd_fail_nth"
 	$each object_pairing 60 "$here/object_pairing.sh" \
-		"$VM_RESULTS/iommufd.objects" "$VM_RESULTS/iommufd_fail_nth.objects"
+		"${VM_RESULTS:-}/iommufd.objects" "${VM_RESULTS:-}/iommufd_fail_nth.objects"
 	$each trace_viommu 120 "$TEST_BIN/trace_viommu"
 	$each trace_events 120 "$TEST_BIN/trace_events"
 	$each object_events 120 "$TEST_BIN/object_events"
