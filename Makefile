@@ -49,7 +49,7 @@ test-bins: $(VM_PROGS) $(OUT)/viommu-load tools $(BENCH_PROGS)
 # The viommu tool: CO-RE BPF programs, so it builds without the patched
 # kernel at hand (its BTF is needed only at run time).
 BPF_CLANG  ?= clang
-BPF_CFLAGS = -g -O2 -Wall -target bpf -D__TARGET_ARCH_x86 \
+BPF_CFLAGS = -g -O2 -Wall -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 \
 	      -I/usr/include/$(shell $(CC) -dumpmachine)
 VIOMMU_SRCS := $(wildcard tools/viommu/*.c)
 VIOMMU_LIBS = $(shell pkg-config --libs libbpf json-c ncursesw libevent 2>/dev/null || \

@@ -127,29 +127,47 @@ const volatile bool per_viommu_lat;	/* guest invalidations per vIOMMU too (lat -
 /* Ring buffer filters, so records nobody prints take no room in it */
 const volatile __u32 emit_viommu;	/* only records of this vIOMMU id (trace -i), 0 = all */
 const volatile __u32 emit_kinds;	/* bit per enum viommu_event_kind, 0 = all */
+const volatile __u32 hist_unit_ns = 1000;	/* histogram grid: us, or ms for lat -m */
 
+/*
+ * Shared by all CPUs and updated with atomic adds: a per-CPU copy of the
+ * histograms would cost their size times the CPUs. Entries are allocated
+ * as VMs appear, not at load.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 4096);
 	__type(key, u32);
 	__type(value, struct viommu_vm_stats);
 } vm_stats SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 16384);
 	__type(key, struct viommu_key);
 	__type(value, struct viommu_viommu_stats);
 } viommu_stats SEC(".maps");
 
+/* Guest invalidation latency per vIOMMU: only with per_viommu_lat */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, struct viommu_key);
+	__type(value, struct viommu_hist);
+} viommu_lat SEC(".maps");
+
 /* Zeroed values to insert new entries from: they exceed the BPF stack */
 struct zero_values {
 	struct viommu_vm_stats vm;
 	struct viommu_viommu_stats viommu;
+	struct viommu_hist hist;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
 	__type(value, struct zero_values);
@@ -232,8 +250,12 @@ static __always_inline struct viommu_vm_stats *vm_get(u32 ictx_id, pid_t owner)
 		return NULL;
 	bpf_map_update_elem(&vm_stats, &ictx_id, &z->vm, BPF_NOEXIST);
 	s = bpf_map_lookup_elem(&vm_stats, &ictx_id);
-	if (s)
+	if (s) {
+		/* racing creators write the same values */
 		s->owner_tgid = owner;
+		for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
+			s->lat[k].unit_ns = hist_unit_ns;
+	}
 	return s;
 }
 
@@ -257,31 +279,53 @@ viommu_get(u32 ictx_id, u32 viommu_id, pid_t owner)
 	return s;
 }
 
-static __always_inline u32 log2_slot(u64 v)
+static __always_inline struct viommu_hist *viommu_lat_get(u32 ictx_id, u32 viommu_id)
 {
-	u32 r = 0, shift;
+	struct viommu_key key = { .ictx_id = ictx_id, .viommu_id = viommu_id };
+	struct viommu_hist *h = bpf_map_lookup_elem(&viommu_lat, &key);
+	struct zero_values *z;
+	u32 i = 0;
 
-	shift = (v > 0xFFFFFFFF) << 5; v >>= shift; r = shift;
-	shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
-	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
-	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
-	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
-	r |= (v >> 1);
-	return r;
+	if (h)
+		return h;
+	z = bpf_map_lookup_elem(&zero, &i);
+	if (!z)
+		return NULL;
+	bpf_map_update_elem(&viommu_lat, &key, &z->hist, BPF_NOEXIST);
+	h = bpf_map_lookup_elem(&viommu_lat, &key);
+	if (h)
+		h->unit_ns = hist_unit_ns;
+	return h;
+}
+
+/* *p = max(*p, v) against other CPUs doing the same */
+static __always_inline void atomic_max(u64 *p, u64 v)
+{
+	u64 old = *p, seen;
+
+	for (int i = 0; i < 8 && v > old; i++) {
+		seen = __sync_val_compare_and_swap(p, old, v);
+		if (seen == old)
+			break;
+		old = seen;
+	}
 }
 
 static __always_inline void hist_add(struct viommu_hist *h, u64 ns)
 {
-	u32 slot = log2_slot(ns / 1000);
+	u32 b = viommu_hist_bucket(ns, hist_unit_ns);
 
-	if (slot >= VIOMMU_HIST_SLOTS)
-		slot = VIOMMU_HIST_SLOTS - 1;
-	h->count++;
-	h->sum_ns += ns;
-	if (ns > h->max_ns)
-		h->max_ns = ns;
-	h->slots[slot]++;
+	if (b >= VIOMMU_HIST_BUCKETS)
+		b = VIOMMU_HIST_BUCKETS - 1;
+	__sync_fetch_and_add(&h->count, 1);
+	__sync_fetch_and_add(&h->sum_ns, ns);
+	__sync_fetch_and_add(&h->slots[b], 1);
+	atomic_max(&h->max_ns, ns);
 }
+
+/* Counters shared by all CPUs */
+#define INC(field)	__sync_fetch_and_add(&(field), 1)
+#define ADD(field, n)	__sync_fetch_and_add(&(field), (n))
 
 static __always_inline void start_put(u32 kind, u32 ictx_id, u64 id,
 				      u32 viommu_id)
@@ -422,9 +466,9 @@ static __always_inline int on_viommu(u64 *ctx, bool btf, u32 kind)
 		if (kvm_pid)
 			s->kvm_pid = kvm_pid;
 		if (kind == VIOMMU_EV_VIOMMU_ALLOC)
-			s->viommus_allocated++;
+			INC(s->viommus_allocated);
 		else
-			s->viommus_destroyed++;
+			INC(s->viommus_destroyed);
 	}
 	vs = viommu_get(ictx_id, id, owner);
 	if (vs && kind == VIOMMU_EV_VIOMMU_ALLOC)
@@ -552,6 +596,7 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf)
 	int result = ctx[5];
 	struct viommu_viommu_stats *vs;
 	struct viommu_vm_stats *s;
+	struct viommu_hist *h;
 	struct viommu_event *e;
 	u64 ns;
 
@@ -560,10 +605,10 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf)
 	ns = since(ctx[7], VIOMMU_LAT_GUEST_INVAL, ctx[6]);
 	s = vm_get(ictx_id, owner);
 	if (s) {
-		s->guest_invals++;
-		s->guest_inval_entries += done;
+		INC(s->guest_invals);
+		ADD(s->guest_inval_entries, done);
 		if (result)
-			s->guest_inval_errors++;
+			INC(s->guest_inval_errors);
 		if (ns)
 			hist_add(&s->lat[VIOMMU_LAT_GUEST_INVAL], ns);
 	}
@@ -571,11 +616,12 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf)
 	if (per_viommu_lat && viommu_id) {
 		vs = viommu_get(ictx_id, viommu_id, owner);
 		if (vs) {
-			vs->guest_invals++;
-			vs->guest_inval_entries += done;
-			if (ns)
-				hist_add(&vs->guest_inval, ns);
+			INC(vs->guest_invals);
+			ADD(vs->guest_inval_entries, done);
 		}
+		h = ns ? viommu_lat_get(ictx_id, viommu_id) : NULL;
+		if (h)
+			hist_add(h, ns);
 	}
 	e = event_new(VIOMMU_EV_GUEST_INVAL, ictx_id, owner, viommu_id, ctx[1]);
 	if (e) {
@@ -607,12 +653,12 @@ static __always_inline int on_vmid(u64 *ctx, bool btf, u32 kind)
 		/* kept after release: reports name the VMID it had */
 		vs->vmid = vmid;
 		if (kind == VIOMMU_EV_VMID_INVAL)
-			vs->vmid_invals++;
+			INC(vs->vmid_invals);
 	}
 	if (kind == VIOMMU_EV_VMID_INVAL) {
 		s = vm_get(ictx_id, owner);
 		if (s)
-			s->vmid_invals++;
+			INC(s->vmid_invals);
 	}
 	e = event_new(kind, ictx_id, owner, id, vmid);
 	if (e) {
@@ -653,7 +699,7 @@ static __always_inline int on_s2_end(u64 *ctx, bool btf)
 	ns = since(ctx[5], VIOMMU_LAT_S2_INVAL, ctx[4]);
 	s = vm_get(ictx_id, owner);
 	if (s) {
-		s->s2_invals++;
+		INC(s->s2_invals);
 		if (ns)
 			hist_add(&s->lat[VIOMMU_LAT_S2_INVAL], ns);
 	}
@@ -687,16 +733,16 @@ static __always_inline int on_vevent(u64 *ctx, bool btf)
 	s = vm_get(ictx_id, owner);
 	if (s) {
 		if (queued)
-			s->vevents_queued++;
+			INC(s->vevents_queued);
 		else
-			s->vevents_lost++;
+			INC(s->vevents_lost);
 	}
 	vs = viommu_get(ictx_id, id, owner);
 	if (vs) {
 		if (queued)
-			vs->vevents_queued++;
+			INC(vs->vevents_queued);
 		else
-			vs->vevents_lost++;
+			INC(vs->vevents_lost);
 	}
 	e = event_new(VIOMMU_EV_VEVENT, ictx_id, owner, id,
 		      q ? READ(btf, q, common.obj.id) : 0);
@@ -725,7 +771,7 @@ static __always_inline int on_fault(u64 *ctx, bool btf)
 	start_put(VIOMMU_LAT_FAULT, ictx_id, (u64)group, 0);
 	s = vm_get(ictx_id, owner);
 	if (s)
-		s->faults++;
+		INC(s->faults);
 	e = event_new(VIOMMU_EV_FAULT, ictx_id, owner, 0,
 		      READ(btf, idev, obj.id));
 	if (e) {
@@ -754,7 +800,7 @@ static __always_inline int on_fault_response(u64 *ctx, bool btf)
 	ns = start_take(VIOMMU_LAT_FAULT, ictx_id, (u64)group);
 	s = vm_get(ictx_id, owner);
 	if (s) {
-		s->fault_responses++;
+		INC(s->fault_responses);
 		if (ns)
 			hist_add(&s->lat[VIOMMU_LAT_FAULT], ns);
 	}

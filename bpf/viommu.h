@@ -6,8 +6,62 @@
 #ifndef VIOMMU_H
 #define VIOMMU_H
 
-#define VIOMMU_HIST_SLOTS	32
 #define VIOMMU_COMM_LEN		16
+
+/*
+ * Latency histograms are log-linear (HdrHistogram style): each power of two
+ * is split into VIOMMU_HIST_SUB linear sub-buckets, so a bucket is at most
+ * 1/8 of its value wide and a 1.3x shift inside one power of two moves
+ * samples across buckets. Values are binned in units of 1/1024 of the
+ * histogram's unit (unit_ns: 1000 for us, 1000000 for ms), so that the
+ * unit's powers of two (1, 2, 4 ... us) are bucket boundaries and the
+ * coarse display rows of print_log2_hist are exact.
+ *
+ * With v = ns * 1024 / unit_ns: buckets 0..7 hold v = 0..7; above, a value
+ * whose top bit is b (b >= 3) is in bucket (b - 2) * 8 + the next 3 bits.
+ * Values from 2^(VIOMMU_HIST_GROUPS + 2) units/1024 up (about 67 s in us
+ * units) are counted in the last bucket; max_ns stays exact.
+ */
+#define VIOMMU_HIST_SUB_BITS	3
+#define VIOMMU_HIST_SUB		(1 << VIOMMU_HIST_SUB_BITS)
+#define VIOMMU_HIST_GROUPS	34
+#define VIOMMU_HIST_BUCKETS	(VIOMMU_HIST_GROUPS * VIOMMU_HIST_SUB)
+#define VIOMMU_HIST_UNIT_SHIFT	10	/* v is in 1/1024 of the unit */
+#define VIOMMU_HIST_UNIT_US	1000
+#define VIOMMU_HIST_UNIT_MS	1000000
+
+/* floor(log2(v)) for v > 0, branch-free (BPF has no clz) */
+static inline __attribute__((always_inline)) __u32 viommu_log2(__u64 v)
+{
+	__u32 r, shift;
+
+	shift = (v > 0xFFFFFFFF) << 5; v >>= shift; r = shift;
+	shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+/*
+ * The bucket of a latency of ns on a grid of unit_ns: the BPF programs bin
+ * with it and the tool's tests check it, so both use this one copy.
+ */
+static inline __attribute__((always_inline)) __u32
+viommu_hist_bucket(__u64 ns, __u32 unit_ns)
+{
+	__u64 v = (ns << VIOMMU_HIST_UNIT_SHIFT) / unit_ns;
+	__u32 top;
+
+	if (v < VIOMMU_HIST_SUB)
+		return v;
+	top = viommu_log2(v);
+	if (top >= VIOMMU_HIST_GROUPS + VIOMMU_HIST_SUB_BITS - 1)
+		return VIOMMU_HIST_BUCKETS - 1;
+	return (top - VIOMMU_HIST_SUB_BITS + 1) * VIOMMU_HIST_SUB +
+	       ((v >> (top - VIOMMU_HIST_SUB_BITS)) & (VIOMMU_HIST_SUB - 1));
+}
 
 /* Latencies the programs measure, start event to end event */
 enum viommu_lat_kind {
@@ -19,30 +73,40 @@ enum viommu_lat_kind {
 
 struct viommu_hist {
 	__u64 count;
-	__u64 sum_ns;
+	__u64 sum_ns;		/* the exact mean is sum_ns / count */
 	__u64 max_ns;
-	__u32 slots[VIOMMU_HIST_SLOTS];	/* log2 of microseconds */
+	__u32 unit_ns;		/* 1000 (us grid) or 1000000 (ms grid) */
+	__u32 pad;
+	__u64 slots[VIOMMU_HIST_BUCKETS];
 };
 
+/* Counters per VM, in one list for the BPF side, the readers and JSON */
+#define VIOMMU_VM_COUNTERS(X)						\
+	X(guest_invals)							\
+	X(guest_inval_entries)						\
+	X(guest_inval_errors)						\
+	X(s2_invals)							\
+	X(vmid_invals)	/* per-VMID invalidations the S2 unmaps caused */ \
+	X(vevents_queued)						\
+	X(vevents_lost)	/* queue full, no memory, or no queue */	\
+	X(faults)							\
+	X(fault_responses)						\
+	X(viommus_allocated)						\
+	X(viommus_destroyed)
+
 /*
- * Per VM (iommufd context) counters, one copy per CPU. A VM is named by its
- * context id; owner_tgid and kvm_pid travel with the counters so a VM that
- * has exited can still be reported.
+ * Per VM (iommufd context): one copy shared by all CPUs, updated with
+ * atomic adds (as BCC's libbpf-tools do), so its size does not multiply by
+ * the number of CPUs. A VM is named by its context id; owner_tgid and
+ * kvm_pid travel with the counters so a VM that has exited can still be
+ * reported.
  */
 struct viommu_vm_stats {
 	__s32 owner_tgid;
 	__s32 kvm_pid;
-	__u64 guest_invals;
-	__u64 guest_inval_entries;
-	__u64 guest_inval_errors;
-	__u64 s2_invals;
-	__u64 vmid_invals;	/* per-VMID invalidations the S2 unmaps caused */
-	__u64 vevents_queued;
-	__u64 vevents_lost;	/* queue full, no memory, or no queue */
-	__u64 faults;
-	__u64 fault_responses;
-	__u64 viommus_allocated;
-	__u64 viommus_destroyed;
+#define VIOMMU_X_FIELD(name) __u64 name;
+	VIOMMU_VM_COUNTERS(VIOMMU_X_FIELD)
+#undef VIOMMU_X_FIELD
 	struct viommu_hist lat[VIOMMU_LAT_KINDS];
 };
 
@@ -51,7 +115,10 @@ struct viommu_key {
 	__u32 viommu_id;
 };
 
-/* Per vIOMMU counters, one copy per CPU */
+/*
+ * Per vIOMMU counters, shared by all CPUs; the histogram of its guest
+ * invalidations is in a map of its own, filled only when asked (lat -V).
+ */
 struct viommu_viommu_stats {
 	__s32 owner_tgid;
 	__u32 vmid;
@@ -63,7 +130,6 @@ struct viommu_viommu_stats {
 	__u64 vmid_invals;
 	__u64 vevents_queued;
 	__u64 vevents_lost;
-	struct viommu_hist guest_inval;
 };
 
 /* Every event the trace ring buffer carries */

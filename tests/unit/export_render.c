@@ -15,22 +15,26 @@
 struct common_opts common;
 volatile sig_atomic_t exiting;
 
-static void fill_hist(struct viommu_hist *h, const int *slots, int n,
+/* samples[] is (latency in ns, count) pairs, binned as the BPF side bins */
+static void fill_hist(struct viommu_hist *h, const uint64_t *samples, int n,
 		      uint64_t sum_ns)
 {
 	memset(h, 0, sizeof(*h));
+	h->unit_ns = VIOMMU_HIST_UNIT_US;
 	for (int i = 0; i < n; i += 2) {
-		h->slots[slots[i]] += slots[i + 1];
-		h->count += slots[i + 1];
+		h->slots[viommu_hist_bucket(samples[i], h->unit_ns)] += samples[i + 1];
+		h->count += samples[i + 1];
 	}
 	h->sum_ns = sum_ns;
 }
 
 int main(int argc, char **argv)
 {
-	static const int guest[] = { 0, 1, 3, 5, 12, 1 };	/* slot, count */
-	static const int s2[] = { 5, 4 };
-	static const int fault[] = { 7, 5, 31, 1 };		/* 31: open-ended */
+	/* ns, count */
+	static const uint64_t guest[] = { 1000, 1, 10000, 5, 5000000, 1 };
+	static const uint64_t s2[] = { 40000, 4 };
+	/* 100 s: beyond the last finite bound (about 67 s), open-ended */
+	static const uint64_t fault[] = { 200000, 5, 100000000000ULL, 1 };
 	struct export_vm vms[2] = {};
 	struct export_viommu viommus[2] = {};
 	struct export_data d = {};
@@ -69,14 +73,14 @@ int main(int argc, char **argv)
 	vms[1].pid = 200;
 	strcpy(vms[1].comm, "q\"e\\mu\n\xff");
 	viommus[0] = (struct export_viommu){ .ictx_id = 1, .viommu_id = 3, .vmid = 10 };
-	viommus[0].s.guest_invals = 4;
-	viommus[0].s.guest_inval_entries = 12;
-	viommus[0].s.vmid_invals = 4;
-	viommus[0].s.vevents_queued = 64;
-	viommus[0].s.vevents_lost = 6;
+	viommus[0].s.c.guest_invals = 4;
+	viommus[0].s.c.guest_inval_entries = 12;
+	viommus[0].s.c.vmid_invals = 4;
+	viommus[0].s.c.vevents_queued = 64;
+	viommus[0].s.c.vevents_lost = 6;
 	fill_hist(&viommus[0].s.guest_inval, guest, 4, 1300000);
 	viommus[1] = (struct export_viommu){ .ictx_id = 1, .viommu_id = 5, .vmid = 11 };
-	viommus[1].s.guest_invals = 3;
+	viommus[1].s.c.guest_invals = 3;
 
 	if (!strcmp(argv[2], "full")) {
 		d.nr_vms = 2;

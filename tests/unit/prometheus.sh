@@ -64,21 +64,23 @@ is "counters: exact values, _total, identity labels" \
 viommu_vevents_lost_total{$l1} 6
 viommu_faults_total{$l1} 6
 viommu_fault_responses_total{$l1} 5"
-# guest latencies: 1 in slot 0 (< 2 us), 5 in [8, 16) us, 1 in [4096, 8192) us
+# guest latencies: 1 of 1 us (< 2 us), 5 of 10 us ([8, 16) us), 1 of 5 ms
+# ([4096, 8192) us); powers of two of us are bounds of the tool's layout,
+# the last one below the open-ended bucket is 2^25 us (33.554432 s)
 h=viommu_guest_invalidation_duration_seconds
 is "histogram: cumulative buckets in seconds from the tool's layout, _sum, _count" \
-	"$(grep -E "^${h}_(bucket\{vm=\"1\".*le=\"(2e-06|8e-06|1.6e-05|0.004096|0.008192|2147.483648|\+Inf)\"|sum\{vm=\"1\"|count\{vm=\"1\")" "$tmp/text.full")" \
+	"$(grep -E "^${h}_(bucket\{vm=\"1\".*le=\"(2e-06|8e-06|1.6e-05|0.004096|0.008192|33.554432|\+Inf)\"|sum\{vm=\"1\"|count\{vm=\"1\")" "$tmp/text.full")" \
 	"${h}_bucket{$l1,le=\"2e-06\"} 1
 ${h}_bucket{$l1,le=\"8e-06\"} 1
 ${h}_bucket{$l1,le=\"1.6e-05\"} 6
 ${h}_bucket{$l1,le=\"0.004096\"} 6
 ${h}_bucket{$l1,le=\"0.008192\"} 7
-${h}_bucket{$l1,le=\"2147.483648\"} 7
+${h}_bucket{$l1,le=\"33.554432\"} 7
 ${h}_bucket{$l1,le=\"+Inf\"} 7
 ${h}_sum{$l1} 0.0043
 ${h}_count{$l1} 7"
 is "histogram: a sample of the open-ended last bucket is only in +Inf" \
-	"$(grep -E '^viommu_fault_response_duration_seconds_(bucket\{vm="1".*le="(2147.483648|\+Inf)"|count)' "$tmp/text.full" | sed 's/{.*}//')" \
+	"$(grep -E '^viommu_fault_response_duration_seconds_(bucket\{vm="1".*le="(33.554432|\+Inf)"|count)' "$tmp/text.full" | sed 's/{.*}//')" \
 	"viommu_fault_response_duration_seconds_bucket 5
 viommu_fault_response_duration_seconds_bucket 6
 viommu_fault_response_duration_seconds_count 6"

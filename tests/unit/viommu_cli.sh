@@ -10,7 +10,7 @@ make -s -C "$repo" tools >&2 || { echo "1..1"; echo "not ok 1 - build viommu"; e
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-tap_plan 9
+tap_plan 10
 "$viommu" > /dev/null 2>&1
 is "no command: exit 2" "$?" 2
 "$viommu" frobnicate > /dev/null 2> "$tmp/err"
@@ -23,6 +23,11 @@ is "top -n x: exit 2" "$?" 2
 is "compare with one record: exit 2" "$?" 2
 "$viommu" compare /nonexistent/a.json /nonexistent/b.json > /dev/null 2> "$tmp/err"
 is "compare of a missing file: exit 2" "$?" 2
+# a record of schema 1 (log2 histograms): refused in one line saying what to do
+printf '{"type":"viommu-record","schema_version":1,"total":{"lat":{}}}' > "$tmp/old.json"
+"$viommu" compare "$tmp/old.json" "$tmp/old.json" > /dev/null 2> "$tmp/err"
+is "compare of a schema 1 record: exit 2, one line naming the file, the schema and the fix" \
+	"$? $(wc -l < "$tmp/err") $(grep -c "base: schema 1 record .*record it again with this viommu (schema 2) ($tmp/old.json)" "$tmp/err")" "2 1 1"
 "$viommu" lat --help > "$tmp/out" 2>&1
 tap_result "$(grep -q '^EXAMPLES:' "$tmp/out"; echo $?)" "lat --help has examples"
 "$repo/build/viommu-top" --help 2>&1 | grep -q 'viommu top: a live table'

@@ -3,6 +3,8 @@
  * viommu_logic - unit tests of the viommu tool's pure logic: histogram
  * percentiles and text, the histogram JSON, the fdinfo parser, compare.
  */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "../../tools/viommu/viommu.h"
@@ -17,59 +19,120 @@ static int close_to(double got, double want)
 	return got > want - 1e-6 && got < want + 1e-6;
 }
 
+/* n samples of ns each, binned as the BPF programs bin them */
+static void hist_add_ns(struct viommu_hist *h, uint64_t ns, uint64_t n)
+{
+	if (!h->unit_ns)
+		h->unit_ns = VIOMMU_HIST_UNIT_US;
+	h->slots[viommu_hist_bucket(ns, h->unit_ns)] += n;
+	h->count += n;
+	h->sum_ns += ns * n;
+	if (ns > h->max_ns)
+		h->max_ns = ns;
+}
+
+static void test_buckets(void)
+{
+	struct viommu_hist us = { .unit_ns = VIOMMU_HIST_UNIT_US };
+	struct viommu_hist ms = { .unit_ns = VIOMMU_HIST_UNIT_MS };
+	double low, high, worst = 0;
+	unsigned int b, bad = 0;
+
+	/* every bucket's bounds hold the values binned into it, up to 60 s */
+	for (uint64_t ns = 1; ns < 60000000000ULL; ns += ns / 37 + 1) {
+		b = viommu_hist_bucket(ns, us.unit_ns);
+		hist_bucket_bounds_ns(&us, b, &low, &high);
+		if (ns < low || ns >= high)
+			bad++;
+		if (ns > 10000 && (high - low) / low > worst)
+			worst = (high - low) / low;
+	}
+	tap_is(bad, 0, "each value lies within its bucket's bounds (hist_bucket_bounds_ns)");
+	tap_ok(worst <= 1.0 / 8 + 1e-9, "buckets are at most 1/8 of their value wide: %.4f", worst);
+	hist_bucket_bounds_ns(&us, VIOMMU_HIST_BUCKETS - 1, &low, &high);
+	tap_ok(isinf(high) && viommu_hist_bucket(3600000000000ULL, us.unit_ns) == VIOMMU_HIST_BUCKETS - 1,
+	       "the last bucket is open-ended and holds an hour");
+	/* powers of two of the unit are bucket boundaries: exact display rows */
+	hist_bucket_bounds_ns(&us, viommu_hist_bucket(64000, us.unit_ns), &low, &high);
+	tap_ok(close_to(low, 64000), "64 us starts a bucket on the us grid: %.3f", low);
+	hist_bucket_bounds_ns(&ms, viommu_hist_bucket(2000000, ms.unit_ns), &low, &high);
+	tap_ok(close_to(low, 2000000), "2 ms starts a bucket on the ms grid: %.3f", low);
+	tap_ok(viommu_hist_bucket(65000, us.unit_ns) != viommu_hist_bucket(84500, us.unit_ns),
+	       "65 us and 84.5 us (1.3x, one power of two) fall in different buckets");
+}
+
 static void test_percentiles(void)
 {
 	struct viommu_hist h = {}, a = {}, d;
+	double p50, p99;
 
 	tap_is(hist_percentile_us(&h, 50) < 0, 1, "an empty histogram has no percentile");
-	/* 100 samples in [8, 16) us, max 10 us */
-	h.slots[3] = 100;
-	h.count = 100;
-	h.max_ns = 10000;
-	tap_ok(close_to(hist_percentile_us(&h, 50), 10.0),
-	       "p50 of 100 samples in [8,16) capped by max 10 us: %.3f",
-	       hist_percentile_us(&h, 50));
-	h.max_ns = 20000;
-	tap_ok(close_to(hist_percentile_us(&h, 50), 12.0),
-	       "p50 interpolates inside the slot: %.3f", hist_percentile_us(&h, 50));
-	tap_ok(close_to(hist_percentile_us(&h, 99), 15.92),
-	       "p99 interpolates inside the slot: %.3f", hist_percentile_us(&h, 99));
-	/* 90 fast (slot 0) and 10 slow ([1024, 2048) us) */
+	/* 1000 samples evenly from 100 to 199.9 us */
+	for (int i = 0; i < 1000; i++)
+		hist_add_ns(&h, 100000 + i * 100, 1);
+	p50 = hist_percentile_us(&h, 50);
+	p99 = hist_percentile_us(&h, 99);
+	tap_ok(p50 > 150 * 0.97 && p50 < 150 * 1.03, "p50 of 100..200 us within 3%%: %.2f", p50);
+	tap_ok(p99 > 199 * 0.97 && p99 <= 199.9, "p99 within 3%%, at most max: %.2f", p99);
+	tap_ok(close_to(hist_mean_us(&h), 149.95), "the mean is exact: %.4f", hist_mean_us(&h));
+	/* 90 fast (1 us) and 10 slow (1.5 ms) */
 	memset(&h, 0, sizeof(h));
-	h.slots[0] = 90;
-	h.slots[10] = 10;
-	h.count = 100;
-	h.max_ns = 1500000;
-	tap_ok(hist_percentile_us(&h, 50) <= 2, "p50 sits with the fast 90%%");
-	tap_ok(hist_percentile_us(&h, 99) >= 1024 && hist_percentile_us(&h, 99) <= 1500,
+	hist_add_ns(&h, 1000, 90);
+	hist_add_ns(&h, 1500000, 10);
+	tap_ok(hist_percentile_us(&h, 50) <= 1.2, "p50 sits with the fast 90%%: %.3f",
+	       hist_percentile_us(&h, 50));
+	tap_ok(hist_percentile_us(&h, 99) >= 1400 && hist_percentile_us(&h, 99) <= 1500,
 	       "p99 sits with the slow 10%%, at most max: %.1f", hist_percentile_us(&h, 99));
 
 	a = h;
-	a.slots[10] += 5;
-	a.count += 5;
+	hist_add_ns(&a, 1500000, 5);
 	hist_sub(&d, &a, &h);
-	tap_ok(d.count == 5 && d.slots[10] == 5 && d.slots[0] == 0,
+	tap_ok(d.count == 5 && d.slots[viommu_hist_bucket(1500000, d.unit_ns)] == 5 &&
+	       d.slots[viommu_hist_bucket(1000, d.unit_ns)] == 0 && d.sum_ns == 7500000,
 	       "hist_sub leaves the interval's samples");
+}
+
+static char *print_of(const struct viommu_hist *h)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	hist_print(f, h);
+	fclose(f);
+	return buf;
 }
 
 static void test_print(void)
 {
-	struct viommu_hist h = {};
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct viommu_hist h = {}, ms = { .unit_ns = VIOMMU_HIST_UNIT_MS };
 	const char *want =
 		"     usecs               : count    distribution\n"
 		"         4 -> 7          : 2        |********************                    |\n"
 		"         8 -> 15         : 0        |                                        |\n"
 		"        16 -> 31         : 4        |****************************************|\n";
+	const char *want_ms =
+		"     msecs               : count    distribution\n"
+		"         0 -> 1          : 1        |****************************************|\n"
+		"         2 -> 3          : 1        |****************************************|\n";
+	char *buf;
 
-	h.slots[2] = 2;
-	h.slots[4] = 4;
-	hist_print(f, &h, false);
-	fclose(f);
-	tap_ok(!strcmp(buf, want), "print_log2_hist layout, empty ends trimmed");
+	/* finer buckets, the same rows: 4.0 and 7.99 us, 16.0 to 31.9 us */
+	hist_add_ns(&h, 4000, 1);
+	hist_add_ns(&h, 7990, 1);
+	hist_add_ns(&h, 16000, 2);
+	hist_add_ns(&h, 31900, 2);
+	buf = print_of(&h);
+	tap_ok(!strcmp(buf, want), "print_log2_hist layout, one row per power of two, empty ends trimmed");
 	if (strcmp(buf, want))
+		printf("# got:\n%s", buf);
+	free(buf);
+	/* -m: 1.99 ms is in "0 -> 1", 2.01 ms in "2 -> 3" (not 1024 us rows) */
+	hist_add_ns(&ms, 1990000, 1);
+	hist_add_ns(&ms, 2010000, 1);
+	buf = print_of(&ms);
+	tap_ok(!strcmp(buf, want_ms), "-m: rows of true milliseconds");
+	if (strcmp(buf, want_ms))
 		printf("# got:\n%s", buf);
 	free(buf);
 }
@@ -80,18 +143,20 @@ static void test_hist_json(void)
 	struct json_object *o;
 	char err[200] = "";
 
-	h.slots[1] = 3;
-	h.slots[7] = 1;
-	h.count = 4;
-	h.sum_ns = 200000;
-	h.max_ns = 150000;
+	hist_add_ns(&h, 3000, 3);
+	hist_add_ns(&h, 150000, 1);
 	o = hist_to_json(&h);
 	tap_is(hist_from_json(o, &back, err, sizeof(err)), 0, "histogram JSON reads back");
 	tap_ok(!memcmp(&h, &back, sizeof(h)), "... equal to what was written");
 	json_object_put(o);
-	o = json_tokener_parse("{\"count\":1,\"sum_ns\":1,\"max_ns\":1,\"log2_us_slots\":[1,-2]}");
-	tap_is(hist_from_json(o, &back, err, sizeof(err)), -1, "a negative slot is refused");
-	tap_ok(strstr(err, "slot 1") != NULL, "... naming the slot: %s", err);
+	o = json_tokener_parse("{\"count\":1,\"sum_ns\":1,\"max_ns\":1,\"bucket_unit_ns\":1000,"
+			       "\"sub_buckets\":8,\"buckets\":[[3,1],[300,2]]}");
+	tap_is(hist_from_json(o, &back, err, sizeof(err)), -1, "a bucket beyond the range is refused");
+	tap_ok(strstr(err, "bucket entry 1") != NULL, "... naming the entry: %s", err);
+	json_object_put(o);
+	o = json_tokener_parse("{\"count\":1,\"sum_ns\":1,\"max_ns\":1,\"bucket_unit_ns\":1000,"
+			       "\"sub_buckets\":16,\"buckets\":[]}");
+	tap_is(hist_from_json(o, &back, err, sizeof(err)), -1, "another bucket layout is refused");
 	json_object_put(o);
 }
 
@@ -132,16 +197,18 @@ static void test_fdinfo(void)
 				 &ctx), -1, "an out-of-range value is refused");
 }
 
-static struct json_object *record_with(unsigned int slot, unsigned int n)
+/* A record of n guest invalidations of ns each, at the given schema */
+static struct json_object *record_at(uint64_t ns, unsigned int n, double jitter, int schema)
 {
 	struct viommu_vm_stats s = {};
 	struct json_object *root = json_object_new_object(), *total = json_object_new_object();
 	struct json_object *lat = json_object_new_object();
 
-	s.lat[VIOMMU_LAT_GUEST_INVAL].slots[slot] = n;
-	s.lat[VIOMMU_LAT_GUEST_INVAL].count = n;
-	s.lat[VIOMMU_LAT_GUEST_INVAL].max_ns = (2ULL << slot) * 1000;
-	json_object_object_add(root, "schema_version", json_object_new_int(VIOMMU_SCHEMA_VERSION));
+	/* n samples spread +-jitter around ns */
+	for (unsigned int i = 0; i < n; i++)
+		hist_add_ns(&s.lat[VIOMMU_LAT_GUEST_INVAL],
+			    ns + (int64_t)(ns * jitter * ((double)i / (n - 1 ? n - 1 : 1) * 2 - 1)), 1);
+	json_object_object_add(root, "schema_version", json_object_new_int(schema));
 	json_object_object_add(root, "type", json_object_new_string(RECORD_TYPE));
 	for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
 		json_object_object_add(lat, lat_kind_names[k], hist_to_json(&s.lat[k]));
@@ -150,25 +217,62 @@ static struct json_object *record_with(unsigned int slot, unsigned int n)
 	return root;
 }
 
+/* compare's verdict and its table */
+static int compare_out(struct json_object *base, struct json_object *new,
+		       const struct compare_opts *o, char **table, char *err, size_t errlen)
+{
+	size_t len = 0;
+	FILE *f = open_memstream(table, &len);
+	int rc = compare_records(base, new, o, f, err, errlen);
+
+	fclose(f);
+	return rc;
+}
+
 static void test_compare(void)
 {
 	struct compare_opts o = { .threshold_pct = 20, .min_delta_us = 5, .min_samples = 20 };
-	struct json_object *base = record_with(4, 100), *same = record_with(4, 100);
-	struct json_object *slow = record_with(14, 100), *few = record_with(14, 5);
-	struct json_object *bad = json_tokener_parse("{\"type\":\"viommu-record\",\"schema_version\":1}");
-	struct json_object *v2 = json_tokener_parse("{\"type\":\"viommu-record\",\"schema_version\":2}");
+	struct json_object *base = record_at(66000, 200, 0.05, 2), *same = record_at(66000, 200, 0.05, 2);
+	struct json_object *noisy = record_at(68000, 200, 0.06, 2);
+	struct json_object *shift13 = record_at(85800, 200, 0.05, 2);
+	struct json_object *issue = record_at(125000, 200, 0.05, 2);
+	struct json_object *fast = record_at(1000, 200, 0.05, 2), *fast13 = record_at(1300, 200, 0.05, 2);
+	struct json_object *few = record_at(500000, 5, 0, 2);
+	struct json_object *bad = json_tokener_parse("{\"type\":\"viommu-record\",\"schema_version\":2}");
+	struct json_object *v3 = json_tokener_parse("{\"type\":\"viommu-record\",\"schema_version\":3}");
+	struct json_object *v1 = json_tokener_parse(
+		"{\"type\":\"viommu-record\",\"schema_version\":1,\"total\":{\"lat\":{\"guest_inval\":"
+		"{\"count\":1,\"sum_ns\":1,\"max_ns\":1,\"log2_us_slots\":[1]}}}}");
 	FILE *null = fopen("/dev/null", "w");
-	char err[400] = "", path[] = "/tmp/viommu-unit-XXXXXX";
+	char err[400] = "", path[] = "/tmp/viommu-unit-XXXXXX", *table = NULL;
 	char *argv[] = { "viommu compare", path, path, NULL };
 	int fd;
 
 	tap_is(compare_records(base, same, &o, null, err, sizeof(err)), 0, "identical runs: no regression");
-	tap_is(compare_records(base, slow, &o, null, err, sizeof(err)), 1, "a 1000x slower run: regression");
-	tap_is(compare_records(slow, base, &o, null, err, sizeof(err)), 0, "a faster run: no regression");
+	tap_is(compare_records(base, noisy, &o, null, err, sizeof(err)), 0,
+	       "a rerun 3%% slower with more spread: no regression");
+	tap_is(compare_out(base, shift13, &o, &table, err, sizeof(err)), 1,
+	       "66 us -> 85.8 us (1.3x inside one power of two): regression");
+	tap_ok(strstr(table, "guest_inval mean_us") && strstr(table, "+30.0%  REGRESSION") &&
+	       strstr(table, "guest_inval p50_us"), "... the exact mean is +30.0%% and flagged");
+	if (!strstr(table, "+30.0%  REGRESSION"))
+		printf("# %s", table);
+	free(table);
+	tap_is(compare_out(base, issue, &o, &table, err, sizeof(err)), 1,
+	       "66 us -> 125 us (the issue's +89%%): regression");
+	tap_ok(strstr(table, "guest_inval p50_us") && strstr(table, "REGRESSION"),
+	       "... p50 flagged too");
+	free(table);
+	tap_is(compare_records(issue, base, &o, null, err, sizeof(err)), 0, "a faster run: no regression");
+	tap_is(compare_records(fast, fast13, &o, null, err, sizeof(err)), 0,
+	       "1.0 us -> 1.3 us: below the 5 us minimum delta, no regression");
 	tap_is(compare_records(base, few, &o, null, err, sizeof(err)), 0, "too few samples: skipped");
 	tap_is(compare_records(base, bad, &o, null, err, sizeof(err)), -1, "a record without totals: refused");
 	tap_ok(!strcmp(err, "new: no \"total.lat\""), "... saying which and what: %s", err);
-	tap_is(compare_records(v2, base, &o, null, err, sizeof(err)), -1, "another schema version: refused");
+	tap_is(compare_records(v3, base, &o, null, err, sizeof(err)), -1, "another schema version: refused");
+	tap_is(compare_records(v1, base, &o, null, err, sizeof(err)), -1, "a schema 1 record: refused");
+	tap_ok(!strcmp(err, "base: schema 1 record (log2 histograms, too coarse to compare): "
+		       "record it again with this viommu (schema 2)"), "... saying why and what to do: %s", err);
 
 	/* The command: a truncated file is bad input (exit 2), nothing crashes */
 	fd = mkstemp(path);
@@ -180,15 +284,21 @@ static void test_compare(void)
 	fclose(null);
 	json_object_put(base);
 	json_object_put(same);
-	json_object_put(slow);
+	json_object_put(noisy);
+	json_object_put(shift13);
+	json_object_put(issue);
+	json_object_put(fast);
+	json_object_put(fast13);
 	json_object_put(few);
 	json_object_put(bad);
-	json_object_put(v2);
+	json_object_put(v3);
+	json_object_put(v1);
 }
 
 int main(void)
 {
-	tap_plan(30);
+	tap_plan(45);
+	test_buckets();
 	test_percentiles();
 	test_print();
 	test_hist_json();

@@ -65,7 +65,7 @@ after=$(date +%s%3N)
 is "topo --json: one line with schema_version, type and ts_unix_ms (now, in ms)" \
 	"$rc $(wc -l < "$tmp/json") $(jq -r --argjson b "$before" --argjson a "$after" \
 		'"\(.schema_version) \(.type) \(.ts_unix_ms >= $b and .ts_unix_ms <= $a)"' "$tmp/json")" \
-	"0 1 1 viommu-topo true"
+	"0 1 2 viommu-topo true"
 is "topo --json: types as names (the number as a string when unknown)" \
 	"$(jq -c '[.vms[].objects[] | select(.viommu_type or .veventq_type or .hw_queue_type) |
 		"\(.id) \(.viommu_type // .veventq_type // .hw_queue_type | type) \(.viommu_type // .veventq_type // .hw_queue_type)"]' "$tmp/json")" \

@@ -197,8 +197,8 @@ tap_result $((att | held | st[top])) "top: attached, saw the held load, stops on
 	"attached $att, load held $held, status ${st[top]}: $(cat "$tmp/top.err")"
 wait_until 10 detached "$tmp/top.links"
 tap_result $? "top: detached its programs on exit" "$(cat "$tmp/top.links")"
-is "top: one JSON object per line, schema 1" \
-	"$(jq -r '"\(.schema_version) \(.type)"' "$tmp/top.out" | sort -u)" "1 viommu-top"
+is "top: one JSON object per line, schema 2" \
+	"$(jq -r '"\(.schema_version) \(.type)"' "$tmp/top.out" | sort -u)" "2 viommu-top"
 got=$(got_top)
 is "top: exactly the load's 3 VMs, each with its invalidations, entries, S2 and VMID invalidations, vEVENTs queued and lost, faults and responses, 2 vIOMMUs" \
 	"$(sed 's/ vmids.*//' <<< "$got")" "$(sed 's/ vmids.*//' <<< "$want")"

@@ -60,11 +60,11 @@ stopped_load() {
 	kill -CONT "${pid[$name]}"
 }
 exited() { ! kill -0 "${pid[$1]}" 2>/dev/null; }
-# schema_ok FILE TYPE: every line is JSON with schema_version 1, this type
+# schema_ok FILE TYPE: every line is JSON with schema_version 2, this type
 # and a ts_unix_ms between $t0 and now (milliseconds)
 schema_ok() {
 	jq -e -s --arg t "$2" --argjson t0 "$t0" --argjson t1 "$(date +%s%3N)" \
-		'length > 0 and all(.schema_version == 1 and .type == $t and
+		'length > 0 and all(.schema_version == 2 and .type == $t and
 			(.ts_unix_ms | type) == "number" and .ts_unix_ms >= $t0 and .ts_unix_ms <= $t1)' \
 		"$1" > /dev/null
 }
@@ -98,7 +98,7 @@ is "trace -i: vIOMMU $vid's 100 guest_inval and 10 object events in a 16 KiB buf
 	"$st $(jq -r '.viommu' "$tmp/one.out" | sort -u | tr '\n' ' ')$(grep -c '"guest_inval"' "$tmp/one.out") $(wc -l < "$tmp/one.out") $(tail -1 "$tmp/one.err")" \
 	"0 $vid 100 110 viommu trace: 110 events, 0 lost"
 schema_ok "$tmp/one.out" viommu-trace
-tap_result $? "trace --json: every line has schema_version 1, type viommu-trace, ts_unix_ms (ms)" "$(head -2 "$tmp/one.out")"
+tap_result $? "trace --json: every line has schema_version 2, type viommu-trace, ts_unix_ms (ms)" "$(head -2 "$tmp/one.out")"
 is "trace --json: vIOMMU and vEVENTQ types by name" \
 	"$(jq -r 'select(.event == "viommu_alloc" or .event == "veventq_alloc") | "\(.event) \(.viommu_type // .veventq_type)"' "$tmp/one.out")" \
 	"viommu_alloc selftest
@@ -148,7 +148,7 @@ lost=$(jq -s '[.[] | select(.change == "lost") | .lost] | add // 0' "$tmp/watch.
 tap_result "$([ "$lost" -gt 0 ] && [ "$lost" -lt 160 ]; echo $?)" "topo --watch: the loss is reported ($lost of 160)" "$(tail -3 "$tmp/watch.out")"
 grep -v '"type":"viommu-topo"' "$tmp/watch.out" > "$tmp/changes"
 schema_ok "$tmp/changes" viommu-topo-change
-tap_result $? "topo --watch --json: change and lost lines have schema_version 1, type viommu-topo-change, ts_unix_ms" "$(head -2 "$tmp/changes")"
+tap_result $? "topo --watch --json: change and lost lines have schema_version 2, type viommu-topo-change, ts_unix_ms" "$(head -2 "$tmp/changes")"
 
 # --- privileges: root with only CAP_BPF + CAP_PERFMON may not read the fds
 # of a VMM with more capabilities (ptrace access mode: CAP_SYS_PTRACE) ---

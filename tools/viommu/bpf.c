@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * bpf.c - check that this machine can run the tool, load and attach
- * viommu.bpf.c (tp_btf), and read its per-CPU maps.
+ * viommu.bpf.c (tp_btf), and read its maps.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -177,6 +177,10 @@ static struct viommu_skel *load(bool emit_events,
 		skel->rodata->emit_viommu = eo->viommu_id;
 		skel->rodata->emit_kinds = eo->kinds;
 	}
+	skel->rodata->hist_unit_ns = common.ms ? VIOMMU_HIST_UNIT_MS : VIOMMU_HIST_UNIT_US;
+	/* per-vIOMMU histograms only when asked */
+	if (!common.per_viommu)
+		bpf_map__set_max_entries(skel->maps.viommu_lat, 1);
 	select_programs(skel, emit_events);
 	/* Only trace needs the ring buffer's 4 MiB */
 	if (!emit_events)
@@ -255,26 +259,77 @@ struct viommu_bpf *viommu_bpf_open_events(const struct viommu_events_opts *eo,
 	return vb;
 }
 
-/* d += s: per-CPU copies into one row, or rows into a total */
+/* d += s: rows into a total */
 void viommu_vm_stats_add(struct viommu_vm_stats *d, const struct viommu_vm_stats *s)
 {
 	if (s->owner_tgid)
 		d->owner_tgid = s->owner_tgid;
 	if (s->kvm_pid)
 		d->kvm_pid = s->kvm_pid;
-	d->guest_invals += s->guest_invals;
-	d->guest_inval_entries += s->guest_inval_entries;
-	d->guest_inval_errors += s->guest_inval_errors;
-	d->s2_invals += s->s2_invals;
-	d->vmid_invals += s->vmid_invals;
-	d->vevents_queued += s->vevents_queued;
-	d->vevents_lost += s->vevents_lost;
-	d->faults += s->faults;
-	d->fault_responses += s->fault_responses;
-	d->viommus_allocated += s->viommus_allocated;
-	d->viommus_destroyed += s->viommus_destroyed;
+#define ADD_COUNTER(name) d->name += s->name;
+	VIOMMU_VM_COUNTERS(ADD_COUNTER)
+#undef ADD_COUNTER
 	for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
 		hist_merge(&d->lat[k], &s->lat[k]);
+}
+
+/*
+ * Every entry of a hash map, read with batch lookups (a syscall per chunk
+ * of entries, not two per entry), into *keys and *values (malloc'ed).
+ * Returns the number of entries or -errno.
+ */
+static int map_read_all(int fd, size_t key_size, size_t value_size,
+			void **keys, void **values)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 chunk = 64, count, batch = 0;
+	size_t n = 0, cap = 0;
+	char *k = NULL, *v = NULL;
+	bool first = true;
+	int err;
+
+	for (;;) {
+		if (n + chunk > cap) {
+			char *nk, *nv;
+
+			cap = (n + chunk) * 2;
+			nk = realloc(k, cap * key_size);
+			if (nk)
+				k = nk;
+			nv = realloc(v, cap * value_size);
+			if (nv)
+				v = nv;
+			if (!nk || !nv) {
+				err = -ENOMEM;
+				goto fail;
+			}
+		}
+		count = chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch,
+					   k + n * key_size, v + n * value_size,
+					   &count, &opts);
+		if (err)
+			err = -errno;
+		first = false;
+		n += count;
+		if (err == -ENOENT)
+			break;
+		if (err == -ENOSPC) {
+			/* one hash bucket holds more entries than a chunk */
+			chunk *= 2;
+			continue;
+		}
+		if (err)
+			goto fail;
+	}
+	*keys = k;
+	*values = v;
+	return n;
+fail:
+	free(k);
+	free(v);
+	*keys = *values = NULL;
+	return err;
 }
 
 static int cmp_vm_row(const void *a, const void *b)
@@ -284,92 +339,82 @@ static int cmp_vm_row(const void *a, const void *b)
 	return (x->ictx_id > y->ictx_id) - (x->ictx_id < y->ictx_id);
 }
 
-/*
- * Every VM's counters, summed over CPUs, in context id order; returns the
- * number of rows
- */
+/* Every VM's counters and histograms, in context id order; returns the number of rows */
 int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows)
 {
-	int fd = bpf_map__fd(vb->skel->maps.vm_stats), n = 0, cap = 0;
-	struct viommu_vm_stats *percpu;
-	__u32 key, next, *prev = NULL;
+	struct viommu_vm_stats *vals;
+	__u32 *keys;
+	int n;
 
 	*rows = NULL;
-	percpu = calloc(vb->ncpus, sizeof(*percpu));
-	if (!percpu)
-		return -ENOMEM;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, percpu))
-			continue;	/* deleted meanwhile */
-		if (n == cap) {
-			struct vm_row *r = realloc(*rows, (cap = cap ? cap * 2 : 16) * sizeof(*r));
-
-			if (!r)
-				break;
-			*rows = r;
+	n = map_read_all(bpf_map__fd(vb->skel->maps.vm_stats), sizeof(*keys),
+			 sizeof(*vals), (void **)&keys, (void **)&vals);
+	if (n <= 0)
+		return n;
+	*rows = calloc(n, sizeof(**rows));
+	if (*rows) {
+		for (int i = 0; i < n; i++) {
+			(*rows)[i].ictx_id = keys[i];
+			(*rows)[i].s = vals[i];
 		}
-		memset(&(*rows)[n], 0, sizeof(**rows));
-		(*rows)[n].ictx_id = key;
-		for (int c = 0; c < vb->ncpus; c++)
-			viommu_vm_stats_add(&(*rows)[n].s, &percpu[c]);
-		n++;
-	}
-	free(percpu);
-	if (n > 0)
 		qsort(*rows, n, sizeof(**rows), cmp_vm_row);
-	return n;
+	}
+	free(keys);
+	free(vals);
+	return *rows ? n : -ENOMEM;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+	const struct viommu_key *x = a, *y = b;
+
+	if (x->ictx_id != y->ictx_id)
+		return x->ictx_id > y->ictx_id ? 1 : -1;
+	return (x->viommu_id > y->viommu_id) - (x->viommu_id < y->viommu_id);
+}
+
+/* Every vIOMMU's counters (and histogram, if kept), in (VM, vIOMMU) order */
 int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows)
 {
-	int fd = bpf_map__fd(vb->skel->maps.viommu_stats), n = 0, cap = 0;
-	struct viommu_key key, next, *prev = NULL;
-	struct viommu_viommu_stats *percpu;
+	struct viommu_viommu_stats *vals;
+	struct viommu_key *keys, *hkeys;
+	struct viommu_hist *hists;
+	int n, nh;
 
 	*rows = NULL;
-	percpu = calloc(vb->ncpus, sizeof(*percpu));
-	if (!percpu)
+	n = map_read_all(bpf_map__fd(vb->skel->maps.viommu_stats), sizeof(*keys),
+			 sizeof(*vals), (void **)&keys, (void **)&vals);
+	if (n <= 0)
+		return n;
+	*rows = calloc(n, sizeof(**rows));
+	if (!*rows) {
+		free(keys);
+		free(vals);
 		return -ENOMEM;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct viommu_row *row;
+	}
+	for (int i = 0; i < n; i++) {
+		struct viommu_row *row = &(*rows)[i];
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, percpu))
-			continue;
-		if (n == cap) {
-			struct viommu_row *r = realloc(*rows, (cap = cap ? cap * 2 : 16) * sizeof(*r));
-
-			if (!r)
-				break;
-			*rows = r;
-		}
-		row = &(*rows)[n++];
-		memset(row, 0, sizeof(*row));
-		row->key = key;
-		for (int c = 0; c < vb->ncpus; c++) {
-			const struct viommu_viommu_stats *s = &percpu[c];
-
-			if (s->owner_tgid)
-				row->s.owner_tgid = s->owner_tgid;
-			if (s->vmid)
-				row->s.vmid = s->vmid;
-			if (s->alloc_ns > row->s.alloc_ns)
-				row->s.alloc_ns = s->alloc_ns;
-			if (s->destroy_ns > row->s.destroy_ns)
-				row->s.destroy_ns = s->destroy_ns;
-			row->s.guest_invals += s->guest_invals;
-			row->s.guest_inval_entries += s->guest_inval_entries;
-			row->s.vmid_invals += s->vmid_invals;
-			row->s.vevents_queued += s->vevents_queued;
-			row->s.vevents_lost += s->vevents_lost;
-			hist_merge(&row->s.guest_inval, &s->guest_inval);
-		}
+		row->key = keys[i];
+		row->s = vals[i];
 		row->gone = row->s.destroy_ns > row->s.alloc_ns;
 	}
-	free(percpu);
+	free(keys);
+	free(vals);
+	/* rows start with their key: sorted by it, found by it */
+	qsort(*rows, n, sizeof(**rows), cmp_key);
+	nh = map_read_all(bpf_map__fd(vb->skel->maps.viommu_lat), sizeof(*hkeys),
+			  sizeof(*hists), (void **)&hkeys, (void **)&hists);
+	for (int i = 0; i < nh; i++) {
+		struct viommu_row *row = bsearch(&hkeys[i], *rows, n, sizeof(**rows), cmp_key);
+
+		if (row)
+			row->guest_inval = hists[i];
+	}
+	if (nh > 0) {
+		free(hkeys);
+		free(hists);
+	}
 	return n;
 }
 
@@ -385,6 +430,7 @@ void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id)
 		key = next;
 		if (key.ictx_id == ictx_id) {
 			bpf_map_delete_elem(vfd, &key);
+			bpf_map_delete_elem(bpf_map__fd(vb->skel->maps.viommu_lat), &key);
 			prev = NULL;	/* restart: the iteration point is gone */
 			continue;
 		}

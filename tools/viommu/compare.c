@@ -21,12 +21,13 @@ static const struct argp_option compare_options[] = {
 };
 
 static const char compare_doc[] =
-"viommu compare: compare two records; exit 1 if any latency percentile\n"
-"(p50, p90, p99 of guest_inval, s2_inval, fault, over all VMs) regressed,\n"
-"0 if none did, 2 for unusable input.\n"
+"viommu compare: compare two records; exit 1 if any latency figure (the\n"
+"exact mean, p50, p90, p99 of guest_inval, s2_inval, fault, over all VMs)\n"
+"regressed, 0 if none did, 2 for unusable input.\n"
 "\n"
-"Percentiles come from log2 histograms, interpolated within a bucket:\n"
-"keep the threshold well above the noise of the machine.\n"
+"Percentiles come from log-linear histograms (8 buckets per power of two,\n"
+"each at most 1/8 of its value wide), interpolated within a bucket; the\n"
+"mean is exact. Keep the threshold above the noise of the machine.\n"
 "\n"
 "EXAMPLES:\n"
 "  viommu compare base.json new.json\n"
@@ -105,6 +106,12 @@ static int check_header(struct json_object *rec, char *err, size_t errlen)
 		snprintf(err, errlen, "not a viommu record (\"type\" is not \"%s\")", RECORD_TYPE);
 		return -1;
 	}
+	if (json_object_object_get_ex(rec, "schema_version", &v) &&
+	    json_object_get_int(v) == 1) {
+		snprintf(err, errlen, "schema 1 record (log2 histograms, too coarse to compare): "
+			 "record it again with this viommu (schema %d)", VIOMMU_SCHEMA_VERSION);
+		return -1;
+	}
 	if (!json_object_object_get_ex(rec, "schema_version", &v) ||
 	    json_object_get_int(v) != VIOMMU_SCHEMA_VERSION) {
 		snprintf(err, errlen, "schema_version %s, this tool reads %d",
@@ -152,14 +159,18 @@ int compare_records(struct json_object *base, struct json_object *new,
 				(unsigned long long)hn.count, "", o->min_samples);
 			continue;
 		}
-		for (size_t p = 0; p < sizeof(pcts) / sizeof(*pcts); p++) {
-			double b = hist_percentile_us(&hb, pcts[p]);
-			double n = hist_percentile_us(&hn, pcts[p]);
+		/* the exact mean first, then the percentiles */
+		for (int p = -1; p < (int)(sizeof(pcts) / sizeof(*pcts)); p++) {
+			double b = p < 0 ? hist_mean_us(&hb) : hist_percentile_us(&hb, pcts[p]);
+			double n = p < 0 ? hist_mean_us(&hn) : hist_percentile_us(&hn, pcts[p]);
 			double change = b > 0 ? (n - b) / b * 100 : 0;
 			bool bad = change > o->threshold_pct && n - b > o->min_delta_us;
 			char metric[40];
 
-			snprintf(metric, sizeof(metric), "%s p%.0f_us", lat_kind_names[k], pcts[p]);
+			if (p < 0)
+				snprintf(metric, sizeof(metric), "%s mean_us", lat_kind_names[k]);
+			else
+				snprintf(metric, sizeof(metric), "%s p%.0f_us", lat_kind_names[k], pcts[p]);
 			fprintf(out, "%-22s %12.1f %12.1f %+9.1f%%  %s\n", metric, b, n, change,
 				bad ? "REGRESSION" : "ok");
 			regressions += bad;

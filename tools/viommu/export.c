@@ -311,7 +311,8 @@ static int collect_viommus(struct export_viommu **out)
 		(*out)[n].ictx_id = rows[i].key.ictx_id;
 		(*out)[n].viommu_id = rows[i].key.viommu_id;
 		(*out)[n].vmid = rows[i].s.vmid;
-		(*out)[n].s = rows[i].s;
+		(*out)[n].s.c = rows[i].s;
+		(*out)[n].s.guest_inval = rows[i].guest_inval;
 		n++;
 	}
 	free(rows);

@@ -41,7 +41,11 @@ struct export_vm {
 
 struct export_viommu {
 	unsigned int ictx_id, viommu_id, vmid;
-	struct viommu_viommu_stats s;
+	/* its counters, and its histogram (kept only with --per-viommu) */
+	struct export_viommu_stats {
+		struct viommu_viommu_stats c;
+		struct viommu_hist guest_inval;
+	} s;
 };
 
 /* The exporter's own figures */

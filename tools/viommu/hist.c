@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * hist.c - log2 latency histograms: merging, percentiles, the familiar
- * text layout of the BCC tools, and JSON.
- *
- * Slot 0 holds 0..1 us, slot i (i > 0) holds [2^i, 2^(i+1)) us, as the BPF
- * side fills them.
+ * hist.c - log-linear latency histograms (layout in bpf/viommu.h):
+ * bucket bounds, merging, percentiles, the familiar text layout of the BCC
+ * tools (one row per power of two of the unit), and JSON.
  */
 #include <math.h>
 #include <string.h>
@@ -16,13 +14,50 @@ const char *const lat_kind_names[VIOMMU_LAT_KINDS] = {
 	[VIOMMU_LAT_FAULT] = "fault",
 };
 
+/* Bucket b's range [low, high) in 1/1024 units; high is 0 for the last */
+static void bucket_range(unsigned int b, uint64_t *low, uint64_t *high)
+{
+	unsigned int group = b / VIOMMU_HIST_SUB, sub = b % VIOMMU_HIST_SUB;
+
+	if (!group) {
+		*low = b;
+		*high = b + 1;
+		return;
+	}
+	*low = (uint64_t)(VIOMMU_HIST_SUB + sub) << (group - 1);
+	*high = b == VIOMMU_HIST_BUCKETS - 1 ? 0 : *low + (1ULL << (group - 1));
+}
+
+static unsigned int unit_of(const struct viommu_hist *h)
+{
+	return h->unit_ns ? h->unit_ns : VIOMMU_HIST_UNIT_US;
+}
+
+/*
+ * The one place that says what a bucket holds: samples of at least *low_ns
+ * and below *high_ns (INFINITY for the last bucket, which also holds
+ * everything beyond the range). b < VIOMMU_HIST_BUCKETS.
+ */
+void hist_bucket_bounds_ns(const struct viommu_hist *h, unsigned int b,
+			   double *low_ns, double *high_ns)
+{
+	double scale = unit_of(h) / (double)(1 << VIOMMU_HIST_UNIT_SHIFT);
+	uint64_t low, high;
+
+	bucket_range(b, &low, &high);
+	*low_ns = low * scale;
+	*high_ns = high ? high * scale : INFINITY;
+}
+
 void hist_merge(struct viommu_hist *dst, const struct viommu_hist *src)
 {
+	if (!dst->unit_ns)
+		dst->unit_ns = src->unit_ns;
 	dst->count += src->count;
 	dst->sum_ns += src->sum_ns;
 	if (src->max_ns > dst->max_ns)
 		dst->max_ns = src->max_ns;
-	for (int i = 0; i < VIOMMU_HIST_SLOTS; i++)
+	for (int i = 0; i < VIOMMU_HIST_BUCKETS; i++)
 		dst->slots[i] += src->slots[i];
 }
 
@@ -33,67 +68,51 @@ void hist_merge(struct viommu_hist *dst, const struct viommu_hist *src)
 void hist_sub(struct viommu_hist *dst, const struct viommu_hist *a,
 	      const struct viommu_hist *b)
 {
+	dst->unit_ns = a->unit_ns;
 	dst->count = a->count - b->count;
 	dst->sum_ns = a->sum_ns - b->sum_ns;
 	dst->max_ns = dst->count ? a->max_ns : 0;
-	for (int i = 0; i < VIOMMU_HIST_SLOTS; i++)
+	for (int i = 0; i < VIOMMU_HIST_BUCKETS; i++)
 		dst->slots[i] = a->slots[i] - b->slots[i];
 }
 
-/*
- * The one place that says what a bucket holds: samples of at least *low_ns
- * and below *high_ns (INFINITY for the last bucket, which also holds
- * everything beyond the range). Slot b holds ns / 1000 in [2^b, 2^(b+1)),
- * slot 0 also 0 and 1. Consumers that walk the buckets (viommu export)
- * use this, hist_nr_buckets() and hist_bucket_count(), so they follow a
- * change of layout.
- */
-void hist_bucket_bounds_ns(const struct viommu_hist *h, unsigned int b,
-			   double *low_ns, double *high_ns)
-{
-	*low_ns = b ? ldexp(1000, b) : 0;
-	*high_ns = b >= VIOMMU_HIST_SLOTS - 1 ? INFINITY : ldexp(1000, b + 1);
-}
-
+/* For consumers that walk the buckets (viommu export): how many, and one's count */
 int hist_nr_buckets(void)
 {
-	return VIOMMU_HIST_SLOTS;
+	return VIOMMU_HIST_BUCKETS;
 }
 
 uint64_t hist_bucket_count(const struct viommu_hist *h, int b)
 {
-	return b >= 0 && b < VIOMMU_HIST_SLOTS ? h->slots[b] : 0;
-}
-
-static void slot_bounds(int slot, double *low, double *high)
-{
-	*low = slot ? ldexp(1, slot) : 0;
-	*high = ldexp(1, slot + 1);
+	return b >= 0 && b < VIOMMU_HIST_BUCKETS ? h->slots[b] : 0;
 }
 
 /*
- * The pct-th percentile in us, interpolated linearly inside its log2 slot
- * and never above the recorded maximum; -1 for an empty histogram.
+ * The pct-th percentile in us, interpolated linearly inside its bucket (at
+ * most 1/8 of the value wide) and never above the recorded maximum; -1 for
+ * an empty histogram.
  */
 double hist_percentile_us(const struct viommu_hist *h, double pct)
 {
 	uint64_t total = 0, seen = 0;
 	double rank, low, high, v;
 
-	for (int i = 0; i < VIOMMU_HIST_SLOTS; i++)
+	for (int i = 0; i < VIOMMU_HIST_BUCKETS; i++)
 		total += h->slots[i];
 	if (!total)
 		return -1;
 	rank = pct / 100.0 * total;
 	if (rank < 1)
 		rank = 1;
-	for (int i = 0; i < VIOMMU_HIST_SLOTS; i++) {
+	for (int i = 0; i < VIOMMU_HIST_BUCKETS; i++) {
 		if (!h->slots[i] || seen + h->slots[i] < rank) {
 			seen += h->slots[i];
 			continue;
 		}
-		slot_bounds(i, &low, &high);
-		v = low + (high - low) * (rank - seen) / h->slots[i];
+		hist_bucket_bounds_ns(h, i, &low, &high);
+		if (isinf(high))
+			high = h->max_ns > low ? h->max_ns : low;
+		v = (low + (high - low) * (rank - seen) / h->slots[i]) / 1000.0;
 		if (h->max_ns && v > h->max_ns / 1000.0)
 			v = h->max_ns / 1000.0;
 		return v;
@@ -101,39 +120,55 @@ double hist_percentile_us(const struct viommu_hist *h, double pct)
 	return h->max_ns / 1000.0;
 }
 
-static void print_stars(FILE *out, unsigned int val, unsigned int max,
-			int width)
+/* The exact mean in us (sum / count), -1 for an empty histogram */
+double hist_mean_us(const struct viommu_hist *h)
 {
-	int n = max ? (int)((uint64_t)val * width / max) : 0;
+	return h->count ? h->sum_ns / 1000.0 / h->count : -1;
+}
+
+static void print_stars(FILE *out, uint64_t val, uint64_t max, int width)
+{
+	int n = max ? (int)(val * width / max) : 0;
 
 	for (int i = 0; i < width; i++)
 		fputc(i < n ? '*' : ' ', out);
 }
 
-/*
- * The layout of BCC's print_log2_hist(): a header, then one row per slot
- * from the first to the last non-empty one, with a 40-character bar.
- * With ms, us slots are shifted by 10 (2^10 us is about a millisecond).
- */
-void hist_print(FILE *out, const struct viommu_hist *h, bool ms)
+/* Display rows: row 0 is 0..1 unit, row i > 0 is [2^i, 2^(i+1)) units */
+#define HIST_ROWS	(VIOMMU_HIST_GROUPS + VIOMMU_HIST_SUB_BITS - VIOMMU_HIST_UNIT_SHIFT)
+
+static int row_of(unsigned int b)
 {
-	unsigned int slots[VIOMMU_HIST_SLOTS] = {}, max = 0;
-	int first = -1, last = -1, shift = ms ? 10 : 0;
-	const char *unit = ms ? "msecs" : "usecs";
+	uint64_t low, high;
 
-	for (int i = 0; i < VIOMMU_HIST_SLOTS; i++) {
-		int j = i - shift < 0 ? 0 : i - shift;
+	bucket_range(b, &low, &high);
+	if (low < 2ULL << VIOMMU_HIST_UNIT_SHIFT)
+		return 0;
+	return 63 - __builtin_clzll(low) - VIOMMU_HIST_UNIT_SHIFT;
+}
 
-		slots[j] += h->slots[i];
-	}
-	for (int i = 0; i < VIOMMU_HIST_SLOTS; i++) {
-		if (!slots[i])
+/*
+ * The layout of BCC's print_log2_hist(): a header, then one row per power
+ * of two of the histogram's unit (us, or ms for a ms grid) from the first
+ * to the last non-empty one, with a 40-character bar. Buckets never
+ * straddle a row's bounds, so each row's count is exact.
+ */
+void hist_print(FILE *out, const struct viommu_hist *h)
+{
+	uint64_t rows[HIST_ROWS] = {}, max = 0;
+	int first = -1, last = -1;
+	const char *unit = unit_of(h) == VIOMMU_HIST_UNIT_MS ? "msecs" : "usecs";
+
+	for (int b = 0; b < VIOMMU_HIST_BUCKETS; b++)
+		rows[row_of(b)] += h->slots[b];
+	for (int i = 0; i < HIST_ROWS; i++) {
+		if (!rows[i])
 			continue;
 		if (first < 0)
 			first = i;
 		last = i;
-		if (slots[i] > max)
-			max = slots[i];
+		if (rows[i] > max)
+			max = rows[i];
 	}
 	if (first < 0) {
 		fprintf(out, "     (no samples)\n");
@@ -143,33 +178,46 @@ void hist_print(FILE *out, const struct viommu_hist *h, bool ms)
 	for (int i = first; i <= last; i++) {
 		unsigned long long low = i ? 1ULL << i : 0, high = (2ULL << i) - 1;
 
-		fprintf(out, "%*llu -> %-*llu : %-8u |", 10, low, 10, high,
-			slots[i]);
-		print_stars(out, slots[i], max, 40);
+		fprintf(out, "%*llu -> %-*llu : %-8llu |", 10, low, 10, high,
+			(unsigned long long)rows[i]);
+		print_stars(out, rows[i], max, 40);
 		fprintf(out, "|\n");
 	}
 }
 
+/*
+ * {"count", "sum_ns", "max_ns", "mean_us", "p50_us", "p90_us", "p99_us",
+ *  "bucket_unit_ns", "sub_buckets", "buckets": [[index, count], ...]}
+ * with only the non-empty buckets; bucket index i holds what
+ * hist_bucket_bounds_ns() says (docs/viommu.8, RECORDS).
+ */
 struct json_object *hist_to_json(const struct viommu_hist *h)
 {
 	struct json_object *o = json_object_new_object();
-	struct json_object *slots = json_object_new_array();
-	int last = -1;
+	struct json_object *buckets = json_object_new_array();
 
 	json_object_object_add(o, "count", json_object_new_uint64(h->count));
 	json_object_object_add(o, "sum_ns", json_object_new_uint64(h->sum_ns));
 	json_object_object_add(o, "max_ns", json_object_new_uint64(h->max_ns));
 	if (h->count) {
+		json_object_object_add(o, "mean_us", json_object_new_double(hist_mean_us(h)));
 		json_object_object_add(o, "p50_us", json_object_new_double(hist_percentile_us(h, 50)));
 		json_object_object_add(o, "p90_us", json_object_new_double(hist_percentile_us(h, 90)));
 		json_object_object_add(o, "p99_us", json_object_new_double(hist_percentile_us(h, 99)));
 	}
-	for (int i = 0; i < VIOMMU_HIST_SLOTS; i++)
-		if (h->slots[i])
-			last = i;
-	for (int i = 0; i <= last; i++)
-		json_object_array_add(slots, json_object_new_uint64(h->slots[i]));
-	json_object_object_add(o, "log2_us_slots", slots);
+	json_object_object_add(o, "bucket_unit_ns", json_object_new_int64(unit_of(h)));
+	json_object_object_add(o, "sub_buckets", json_object_new_int(VIOMMU_HIST_SUB));
+	for (int i = 0; i < VIOMMU_HIST_BUCKETS; i++) {
+		struct json_object *pair;
+
+		if (!h->slots[i])
+			continue;
+		pair = json_object_new_array();
+		json_object_array_add(pair, json_object_new_int(i));
+		json_object_array_add(pair, json_object_new_uint64(h->slots[i]));
+		json_object_array_add(buckets, pair);
+	}
+	json_object_object_add(o, "buckets", buckets);
 	return o;
 }
 
@@ -179,7 +227,7 @@ static int json_u64(struct json_object *obj, const char *key, __u64 *v,
 	struct json_object *f;
 
 	if (!json_object_object_get_ex(obj, key, &f) ||
-	    !(json_object_is_type(f, json_type_int))) {
+	    !(json_object_is_type(f, json_type_int)) || json_object_get_int64(f) < 0) {
 		snprintf(err, errlen, "missing or non-integer \"%s\"", key);
 		return -1;
 	}
@@ -190,7 +238,8 @@ static int json_u64(struct json_object *obj, const char *key, __u64 *v,
 int hist_from_json(struct json_object *obj, struct viommu_hist *h, char *err,
 		   size_t errlen)
 {
-	struct json_object *slots;
+	struct json_object *buckets;
+	__u64 unit, sub;
 	size_t n;
 
 	memset(h, 0, sizeof(*h));
@@ -198,31 +247,45 @@ int hist_from_json(struct json_object *obj, struct viommu_hist *h, char *err,
 		snprintf(err, errlen, "a histogram is not an object");
 		return -1;
 	}
+	if (json_object_object_get_ex(obj, "log2_us_slots", NULL)) {
+		snprintf(err, errlen, "log2 histogram of schema 1");
+		return -1;
+	}
 	if (json_u64(obj, "count", &h->count, err, errlen) ||
 	    json_u64(obj, "sum_ns", &h->sum_ns, err, errlen) ||
-	    json_u64(obj, "max_ns", &h->max_ns, err, errlen))
+	    json_u64(obj, "max_ns", &h->max_ns, err, errlen) ||
+	    json_u64(obj, "bucket_unit_ns", &unit, err, errlen) ||
+	    json_u64(obj, "sub_buckets", &sub, err, errlen))
 		return -1;
-	if (!json_object_object_get_ex(obj, "log2_us_slots", &slots) ||
-	    !json_object_is_type(slots, json_type_array)) {
-		snprintf(err, errlen, "missing \"log2_us_slots\" array");
-		return -1;
-	}
-	n = json_object_array_length(slots);
-	if (n > VIOMMU_HIST_SLOTS) {
-		snprintf(err, errlen, "%zu histogram slots, at most %d", n,
-			 VIOMMU_HIST_SLOTS);
+	if (sub != VIOMMU_HIST_SUB ||
+	    (unit != VIOMMU_HIST_UNIT_US && unit != VIOMMU_HIST_UNIT_MS)) {
+		snprintf(err, errlen, "buckets of %llu ns with %llu sub-buckets, this tool reads %d or %d ns with %d",
+			 (unsigned long long)unit, (unsigned long long)sub,
+			 VIOMMU_HIST_UNIT_US, VIOMMU_HIST_UNIT_MS, VIOMMU_HIST_SUB);
 		return -1;
 	}
+	h->unit_ns = unit;
+	if (!json_object_object_get_ex(obj, "buckets", &buckets) ||
+	    !json_object_is_type(buckets, json_type_array)) {
+		snprintf(err, errlen, "missing \"buckets\" array");
+		return -1;
+	}
+	n = json_object_array_length(buckets);
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *s = json_object_array_get_idx(slots, i);
-		int64_t v;
+		struct json_object *pair = json_object_array_get_idx(buckets, i), *idx, *cnt;
+		int64_t b, c;
 
-		if (!json_object_is_type(s, json_type_int) ||
-		    (v = json_object_get_int64(s)) < 0 || v > UINT32_MAX) {
-			snprintf(err, errlen, "slot %zu is not a count", i);
+		if (!json_object_is_type(pair, json_type_array) ||
+		    json_object_array_length(pair) != 2 ||
+		    !json_object_is_type(idx = json_object_array_get_idx(pair, 0), json_type_int) ||
+		    !json_object_is_type(cnt = json_object_array_get_idx(pair, 1), json_type_int) ||
+		    (b = json_object_get_int64(idx)) < 0 || b >= VIOMMU_HIST_BUCKETS ||
+		    (c = json_object_get_int64(cnt)) < 0) {
+			snprintf(err, errlen, "bucket entry %zu is not [index < %d, count]", i,
+				 VIOMMU_HIST_BUCKETS);
 			return -1;
 		}
-		h->slots[i] = v;
+		h->slots[b] += c;
 	}
 	return 0;
 }

@@ -159,7 +159,7 @@ static void report(struct viommu_bpf *vb)
 		for (int i = 0; i < n; i++) {
 			struct viommu_hist h;
 
-			interval_hist(&h, vr[i].key, VIOMMU_LAT_GUEST_INVAL, &vr[i].s.guest_inval);
+			interval_hist(&h, vr[i].key, VIOMMU_LAT_GUEST_INVAL, &vr[i].guest_inval);
 			if (!h.count)
 				continue;
 			comm_of(vr[i].s.owner_tgid, comm, sizeof(comm));
@@ -178,7 +178,7 @@ static void report(struct viommu_bpf *vb)
 			printf("\nvm %u viommu %u vmid %u pid %d (%s): guest_inval\n",
 			       vr[i].key.ictx_id, vr[i].key.viommu_id, vr[i].s.vmid,
 			       vr[i].s.owner_tgid, comm);
-			hist_print(stdout, &h, common.ms);
+			hist_print(stdout, &h);
 			print_summary(&h);
 		}
 		free(vr);
@@ -222,7 +222,7 @@ static void report(struct viommu_bpf *vb)
 					header = true;
 				}
 				printf("%s:\n", lat_kind_names[k]);
-				hist_print(stdout, &h, common.ms);
+				hist_print(stdout, &h);
 				print_summary(&h);
 			}
 		}

@@ -41,7 +41,8 @@ struct family {
 };
 
 #define VM(f)		PER_VM, offsetof(struct viommu_vm_stats, f)
-#define VIOMMU(f)	PER_VIOMMU, offsetof(struct viommu_viommu_stats, f)
+#define VIOMMU(f)	PER_VIOMMU, offsetof(struct export_viommu_stats, c.f)
+#define VIOMMU_HIST(f)	PER_VIOMMU, offsetof(struct export_viommu_stats, f)
 #define SELF(f)		EXPORTER, offsetof(struct export_self, f)
 
 static const struct family families[] = {
@@ -84,7 +85,7 @@ static const struct family families[] = {
 	  VIOMMU(guest_inval_entries), U64,
 	  "Entries the guest cache invalidation requests on this vIOMMU carried" },
 	{ "viommu_viommu_guest_invalidation_duration_seconds", HISTOGRAM,
-	  VIOMMU(guest_inval), U64,
+	  VIOMMU_HIST(guest_inval), U64,
 	  "Time from the start to the end of a guest cache invalidation on this vIOMMU" },
 	{ "viommu_viommu_vmid_invalidations", COUNTER, VIOMMU(vmid_invals), U64,
 	  "Invalidations of this vIOMMU's VMID caused by S2 invalidations" },

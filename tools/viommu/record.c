@@ -70,18 +70,9 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 
 static void add_counts(struct json_object *o, const struct viommu_vm_stats *s)
 {
-#define C(k, v) json_object_object_add(o, k, json_object_new_uint64(v))
-	C("guest_invals", s->guest_invals);
-	C("guest_inval_entries", s->guest_inval_entries);
-	C("guest_inval_errors", s->guest_inval_errors);
-	C("s2_invals", s->s2_invals);
-	C("vmid_invals", s->vmid_invals);
-	C("vevents_queued", s->vevents_queued);
-	C("vevents_lost", s->vevents_lost);
-	C("faults", s->faults);
-	C("fault_responses", s->fault_responses);
-	C("viommus_allocated", s->viommus_allocated);
-#undef C
+#define ADD_COUNTER(name) json_object_object_add(o, #name, json_object_new_uint64(s->name));
+	VIOMMU_VM_COUNTERS(ADD_COUNTER)
+#undef ADD_COUNTER
 }
 
 static struct json_object *lat_json(const struct viommu_vm_stats *s)

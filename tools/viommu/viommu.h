@@ -16,7 +16,8 @@
 
 #include "../../bpf/viommu.h"
 
-#define VIOMMU_SCHEMA_VERSION	1
+/* 2: log-linear histograms (schema 1 had log2 ones) */
+#define VIOMMU_SCHEMA_VERSION	2
 #define RECORD_TYPE		"viommu-record"
 
 /* Exit codes: 1 for a runtime failure, 2 for bad usage or bad input */
@@ -42,12 +43,13 @@ extern const struct argp common_argp;
 int parse_interval_count(struct argp_state *state, const char *arg,
 			 double *interval, long *count);
 
-/* --- hist.c: log2 histograms of microseconds --- */
+/* --- hist.c: log-linear latency histograms (bpf/viommu.h) --- */
+double hist_mean_us(const struct viommu_hist *h);
 void hist_merge(struct viommu_hist *dst, const struct viommu_hist *src);
 void hist_sub(struct viommu_hist *dst, const struct viommu_hist *a,
 	      const struct viommu_hist *b);
 double hist_percentile_us(const struct viommu_hist *h, double pct);
-void hist_print(FILE *out, const struct viommu_hist *h, bool ms);
+void hist_print(FILE *out, const struct viommu_hist *h);
 struct json_object *hist_to_json(const struct viommu_hist *h);
 int hist_from_json(struct json_object *obj, struct viommu_hist *h,
 		   char *err, size_t errlen);
@@ -57,7 +59,7 @@ int hist_from_json(struct json_object *obj, struct viommu_hist *h,
  */
 void hist_bucket_bounds_ns(const struct viommu_hist *h, unsigned int b,
 			   double *low_ns, double *high_ns);
-int hist_nr_buckets(void);
+int hist_nr_buckets(void);	/* VIOMMU_HIST_BUCKETS */
 uint64_t hist_bucket_count(const struct viommu_hist *h, int b);
 
 /* --- snapshot.c: iommufd objects from /proc/PID/fdinfo --- */
@@ -125,6 +127,7 @@ struct viommu_row {
 	struct viommu_key key;
 	bool gone;
 	struct viommu_viommu_stats s;
+	struct viommu_hist guest_inval;	/* only with per_viommu */
 };
 
 struct viommu_bpf *viommu_bpf_open(bool emit_events);
