@@ -10,7 +10,7 @@ make -s -C "$repo" tools >&2 || { echo "1..1"; echo "not ok 1 - build viommu"; e
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-tap_plan 10
+tap_plan 12
 "$viommu" > /dev/null 2>&1
 is "no command: exit 2" "$?" 2
 "$viommu" frobnicate > /dev/null 2> "$tmp/err"
@@ -28,7 +28,13 @@ printf '{"type":"viommu-record","schema_version":1,"total":{"lat":{}}}' > "$tmp/
 "$viommu" compare "$tmp/old.json" "$tmp/old.json" > /dev/null 2> "$tmp/err"
 is "compare of a schema 1 record: exit 2, one line naming the file, the schema and the fix" \
 	"$? $(wc -l < "$tmp/err") $(grep -c "base: schema 1 record .*record it again with this viommu (schema 2) ($tmp/old.json)" "$tmp/err")" "2 1 1"
+# -V is the version, as in BCC's tools; lat's per-vIOMMU view is --per-viommu
+is "viommu --version, viommu -V, top --version, lat -V, viommu-top -V: the version, exit 0" \
+	"$("$viommu" --version; "$viommu" -V; "$viommu" top --version; "$viommu" lat -V; "$repo/build/viommu-top" -V; echo $?)" \
+	"$(printf 'viommu 2.0\n%.0s' 1 2 3 4 5; echo 0)"
 "$viommu" lat --help > "$tmp/out" 2>&1
+grep -q -- '--per-viommu  *Guest invalidations per vIOMMU' "$tmp/out" && ! grep -q -- '-V, --per-viommu' "$tmp/out"
+tap_result $? "lat: per vIOMMU is --per-viommu, not -V" "$(grep -e -V -e per-viommu "$tmp/out")"
 tap_result "$(grep -q '^EXAMPLES:' "$tmp/out"; echo $?)" "lat --help has examples"
 "$repo/build/viommu-top" --help 2>&1 | grep -q 'viommu top: a live table'
 tap_result $? "viommu-top is viommu top"

@@ -261,9 +261,9 @@ is "topo: in each VM's tree, each vDEVICE sits under its vIOMMU, with its device
 		index($0, "- vdevice ") == 11 { split(substr($0, 13), a, " "); print p, v, a[4], $NF }' "$tmp/tree" | sort)" \
 	"$(rows 1 2 4 5)"
 
-# --- lat, lat -V and lat -T 2 2 on one load; an injected delay on one VM ---
+# --- lat, lat --per-viommu and lat -T 2 2 on one load; an injected delay on one VM ---
 launch lat lat --json
-launch latv lat -V --json
+launch latv lat --per-viommu --json
 attached lat 18 latv 18
 att=$?
 # last, so that its two intervals start just before the load
@@ -275,7 +275,7 @@ stop lat latv
 read_load "$tmp/load"
 slow=
 for p in $L_PIDS; do [ "${L_DELAY[$p]}" = 5000 ] && slow=$p; done
-tap_result $((att | st[lat] | st[latv])) "lat, lat -V: stop on SIGINT with status 0" \
+tap_result $((att | st[lat] | st[latv])) "lat, lat --per-viommu: stop on SIGINT with status 0" \
 	"$(cat "$tmp/lat.err" "$tmp/latv.err")"
 jq -r '.vms[] | "\(.pid) \(.lat.guest_inval.count) \(.lat.s2_inval.count) \(.lat.guest_inval.p50_us >= 5000)"' \
 	"$tmp/lat.out" | sort -n > "$tmp/lat.vms"
@@ -286,10 +286,10 @@ is "lat: each VM with its S2 invalidations" "$(cut -d' ' -f1,3 "$tmp/lat.vms")" 
 is "lat: the slow VM's p50 is at least the 5 ms delay" "$(grep "^$slow " "$tmp/lat.vms" | cut -d' ' -f4)" true
 is "lat: each other VM's p50 is below it" "$(grep -v "^$slow " "$tmp/lat.vms" | cut -d' ' -f1,4)" \
 	"$(for p in $L_PIDS; do [ "$p" = "$slow" ] || echo "$p false"; done)"
-is "lat -V: each of the load's 6 vIOMMUs, with its invalidations" \
+is "lat --per-viommu: each of the load's 6 vIOMMUs, with its invalidations" \
 	"$(jq -r '.viommus[] | "\(.pid) \(.viommu) \(.guest_inval.count)"' "$tmp/latv.out" | sort)" \
 	"$(rows 1 2 6)"
-is "lat -V: their VMIDs" \
+is "lat --per-viommu: their VMIDs" \
 	"$(jq -r '.viommus[] | "\(.pid) \(.viommu) \(.vmid)"' "$tmp/latv.out" | sort)" \
 	"$(rows 1 2 3)"
 lat22_done() { ! kill -0 "${pid[lat22]}" 2>/dev/null; }

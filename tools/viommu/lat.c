@@ -20,7 +20,7 @@ static struct lat_opts {
 
 static const struct argp_option options[] = {
 	{ "milliseconds", 'm', NULL, 0, "Histograms in milliseconds", 0 },
-	{ "per-viommu", 'V', NULL, 0, "Guest invalidations per vIOMMU, not per VM", 0 },
+	{ "per-viommu", OPT_PER_VIOMMU, NULL, 0, "Guest invalidations per vIOMMU, not per VM", 0 },
 	{ "kind", 'k', "KIND", 0, "Only guest_inval, s2_inval or fault (repeatable)", 0 },
 	{ "timestamp", 'T', NULL, 0, "Print a timestamp with each interval", 0 },
 	{},
@@ -37,7 +37,7 @@ static const char doc[] =
 "EXAMPLES:\n"
 "  viommu lat                  # until Ctrl-C, then per-VM histograms\n"
 "  viommu lat 1 5              # every second, five times\n"
-"  viommu lat -V -k guest_inval -p 1234   # one VMM, per vIOMMU\n"
+"  viommu lat --per-viommu -k guest_inval -p 1234   # one VMM, per vIOMMU\n"
 "  viommu lat --json 10 1      # one JSON object after 10 s";
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
@@ -49,7 +49,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'm':
 		common.ms = true;
 		break;
-	case 'V':
+	case OPT_PER_VIOMMU:
 		opts.per_viommu = true;
 		common.per_viommu = true;
 		break;

@@ -15,6 +15,8 @@
 
 struct common_opts common;
 volatile sig_atomic_t exiting;
+/* argp gives every command -V, --version, as in the BCC tools */
+const char *argp_program_version = "viommu " VIOMMU_VERSION;
 
 
 static const struct argp_option common_options[] = {
@@ -115,6 +117,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: viommu COMMAND [OPTION...] [ARGS]\n"
+		"       viommu -V|--version\n"
 		"Watch iommufd vIOMMUs per VM (needs the iommufd trace events).\n\n"
 		"Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
@@ -140,6 +143,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("%s\n", argp_program_version);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++) {

@@ -19,6 +19,7 @@
 /* 2: log-linear histograms (schema 1 had log2 ones) */
 #define VIOMMU_SCHEMA_VERSION	2
 #define RECORD_TYPE		"viommu-record"
+#define VIOMMU_VERSION		"2.0"
 
 /* Exit codes: 1 for a runtime failure, 2 for bad usage or bad input */
 #define EXIT_USAGE	2
@@ -39,6 +40,7 @@ extern volatile sig_atomic_t exiting;
 /* Common argp options (ids >= 0x1000 are long-only) */
 #define OPT_VM		0x1000
 #define OPT_JSON	0x1001
+#define OPT_PER_VIOMMU	0x1002
 extern const struct argp common_argp;
 int parse_interval_count(struct argp_state *state, const char *arg,
 			 double *interval, long *count);
