@@ -150,12 +150,15 @@ struct {
 	__type(value, struct viommu_viommu_stats);
 } viommu_stats SEC(".maps");
 
-/* Guest invalidation latency per vIOMMU: only with per_viommu_lat */
+/*
+ * Guest invalidation latency per vIOMMU, only with per_viommu_lat; keyed by
+ * the alloc time too, so a vIOMMU that reuses an id starts afresh
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 16384);
-	__type(key, struct viommu_key);
+	__type(key, struct viommu_lat_key);
 	__type(value, struct viommu_hist);
 } viommu_lat SEC(".maps");
 
@@ -279,9 +282,11 @@ viommu_get(u32 ictx_id, u32 viommu_id, pid_t owner)
 	return s;
 }
 
-static __always_inline struct viommu_hist *viommu_lat_get(u32 ictx_id, u32 viommu_id)
+static __always_inline struct viommu_hist *viommu_lat_get(u32 ictx_id, u32 viommu_id,
+							 u64 alloc_ns)
 {
-	struct viommu_key key = { .ictx_id = ictx_id, .viommu_id = viommu_id };
+	struct viommu_lat_key key = { .ictx_id = ictx_id, .viommu_id = viommu_id,
+				      .alloc_ns = alloc_ns };
 	struct viommu_hist *h = bpf_map_lookup_elem(&viommu_lat, &key);
 	struct zero_values *z;
 	u32 i = 0;
@@ -471,10 +476,22 @@ static __always_inline int on_viommu(u64 *ctx, bool btf, u32 kind)
 			INC(s->viommus_destroyed);
 	}
 	vs = viommu_get(ictx_id, id, owner);
-	if (vs && kind == VIOMMU_EV_VIOMMU_ALLOC)
+	if (vs && kind == VIOMMU_EV_VIOMMU_ALLOC) {
+		/*
+		 * The xarray hands a destroyed vIOMMU's id to the next one:
+		 * its counters start from zero, and its histogram is keyed by
+		 * this alloc time, so it inherits nothing. The driver assigned
+		 * its VMID just before this event.
+		 */
+		if (vs->vmid_ns < vs->destroy_ns)
+			vs->vmid = 0;
+		vs->guest_invals = vs->guest_inval_entries = vs->vmid_invals = 0;
+		vs->vevents_queued = vs->vevents_lost = 0;
+		vs->destroy_ns = 0;
 		vs->alloc_ns = bpf_ktime_get_ns();
-	else if (vs)
+	} else if (vs) {
 		vs->destroy_ns = bpf_ktime_get_ns();
+	}
 	e = event_new(kind, ictx_id, owner, id,
 		      READ(btf, viommu, hwpt, common.obj.id));
 	if (e) {
@@ -619,7 +636,7 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf)
 			INC(vs->guest_invals);
 			ADD(vs->guest_inval_entries, done);
 		}
-		h = ns ? viommu_lat_get(ictx_id, viommu_id) : NULL;
+		h = ns ? viommu_lat_get(ictx_id, viommu_id, vs ? vs->alloc_ns : 0) : NULL;
 		if (h)
 			hist_add(h, ns);
 	}
@@ -652,6 +669,8 @@ static __always_inline int on_vmid(u64 *ctx, bool btf, u32 kind)
 	if (vs) {
 		/* kept after release: reports name the VMID it had */
 		vs->vmid = vmid;
+		if (kind == VIOMMU_EV_VMID_ASSIGN)
+			vs->vmid_ns = bpf_ktime_get_ns();
 		if (kind == VIOMMU_EV_VMID_INVAL)
 			INC(vs->vmid_invals);
 	}

@@ -115,6 +115,13 @@ struct viommu_key {
 	__u32 viommu_id;
 };
 
+/* A per-vIOMMU histogram: an id and its alloc time name one vIOMMU */
+struct viommu_lat_key {
+	__u32 ictx_id;
+	__u32 viommu_id;
+	__u64 alloc_ns;
+};
+
 /*
  * Per vIOMMU counters, shared by all CPUs; the histogram of its guest
  * invalidations is in a map of its own, filled only when asked (lat -V).
@@ -122,9 +129,13 @@ struct viommu_key {
 struct viommu_viommu_stats {
 	__s32 owner_tgid;
 	__u32 vmid;
-	/* Last alloc and destroy times: gone if destroyed after the alloc */
+	/*
+	 * Last alloc and destroy times: gone if destroyed after the alloc;
+	 * 0 for an alloc before the tool started. vmid_ns: last VMID assign.
+	 */
 	__u64 alloc_ns;
 	__u64 destroy_ns;
+	__u64 vmid_ns;
 	__u64 guest_invals;
 	__u64 guest_inval_entries;
 	__u64 vmid_invals;

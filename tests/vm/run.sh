@@ -82,6 +82,7 @@ suites() {
 	$each viommu_tool 600 "$here/viommu_tool.sh"
 	$each viommu_trace 300 "$here/viommu_trace.sh"
 	$each prometheus_export 450 "$here/prometheus_export.sh"
+	$each viommu_hist 300 "$here/viommu_hist.sh"
 }
 
 # shellcheck disable=SC2317 # called through suites()

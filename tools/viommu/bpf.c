@@ -373,69 +373,130 @@ static int cmp_key(const void *a, const void *b)
 	return (x->viommu_id > y->viommu_id) - (x->viommu_id < y->viommu_id);
 }
 
-/* Every vIOMMU's counters (and histogram, if kept), in (VM, vIOMMU) order */
+static int cmp_row(const void *a, const void *b)
+{
+	const struct viommu_row *x = a, *y = b;
+	int c = cmp_key(&x->key, &y->key);
+
+	if (c)
+		return c;
+	return (x->s.alloc_ns > y->s.alloc_ns) - (x->s.alloc_ns < y->s.alloc_ns);
+}
+
+/*
+ * Every vIOMMU's counters (and histogram, if kept), in (VM, vIOMMU, alloc
+ * time) order. A vIOMMU whose id was taken by a newer one since is a row
+ * of its own, gone, with its histogram (its counters went to the new one).
+ */
 int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows)
 {
 	struct viommu_viommu_stats *vals;
-	struct viommu_key *keys, *hkeys;
+	struct viommu_lat_key *hkeys;
+	struct viommu_key *keys;
 	struct viommu_hist *hists;
-	int n, nh;
+	struct viommu_row *r;
+	int n, nh, total;
 
 	*rows = NULL;
 	n = map_read_all(bpf_map__fd(vb->skel->maps.viommu_stats), sizeof(*keys),
 			 sizeof(*vals), (void **)&keys, (void **)&vals);
-	if (n <= 0)
+	if (n < 0)
 		return n;
-	*rows = calloc(n, sizeof(**rows));
-	if (!*rows) {
-		free(keys);
-		free(vals);
-		return -ENOMEM;
-	}
-	for (int i = 0; i < n; i++) {
-		struct viommu_row *row = &(*rows)[i];
-
-		row->key = keys[i];
-		row->s = vals[i];
-		row->gone = row->s.destroy_ns > row->s.alloc_ns;
-	}
-	free(keys);
-	free(vals);
-	/* rows start with their key: sorted by it, found by it */
-	qsort(*rows, n, sizeof(**rows), cmp_key);
 	nh = map_read_all(bpf_map__fd(vb->skel->maps.viommu_lat), sizeof(*hkeys),
 			  sizeof(*hists), (void **)&hkeys, (void **)&hists);
+	if (nh < 0)
+		nh = 0;
+	r = calloc(n + nh + 1, sizeof(*r));
+	if (!r) {
+		total = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		r[i].key = keys[i];
+		r[i].s = vals[i];
+		r[i].gone = r[i].s.destroy_ns > r[i].s.alloc_ns;
+	}
+	/* rows start with their key: sorted by it, found by it */
+	qsort(r, n, sizeof(*r), cmp_row);
+	total = n;
 	for (int i = 0; i < nh; i++) {
-		struct viommu_row *row = bsearch(&hkeys[i], *rows, n, sizeof(**rows), cmp_key);
+		struct viommu_key k = { hkeys[i].ictx_id, hkeys[i].viommu_id };
+		struct viommu_row *row = bsearch(&k, r, n, sizeof(*r), cmp_key);
 
-		if (row)
+		if (row && row->s.alloc_ns == hkeys[i].alloc_ns) {
 			row->guest_inval = hists[i];
+			continue;
+		}
+		/* a predecessor of the id's vIOMMU now (or of none) */
+		row = &r[total++];
+		row->key = k;
+		row->gone = true;
+		row->s.alloc_ns = hkeys[i].alloc_ns;
+		row->guest_inval = hists[i];
+		for (int j = 0; j < n; j++)
+			if (r[j].key.ictx_id == k.ictx_id && r[j].s.owner_tgid)
+				row->s.owner_tgid = r[j].s.owner_tgid;
+	}
+	qsort(r, total, sizeof(*r), cmp_row);
+	*rows = r;
+out:
+	if (n > 0) {
+		free(keys);
+		free(vals);
 	}
 	if (nh > 0) {
 		free(hkeys);
 		free(hists);
 	}
-	return n;
+	return total;
+}
+
+/* Drop one vIOMMU incarnation's histogram (and counters, if it is the id's latest) */
+void viommu_bpf_forget_viommu(struct viommu_bpf *vb, const struct viommu_row *row)
+{
+	struct viommu_lat_key lk = { row->key.ictx_id, row->key.viommu_id, row->s.alloc_ns };
+	int fd = bpf_map__fd(vb->skel->maps.viommu_stats);
+	struct viommu_viommu_stats now;
+
+	bpf_map_delete_elem(bpf_map__fd(vb->skel->maps.viommu_lat), &lk);
+	/* only if no newer vIOMMU took the id meanwhile */
+	if (!bpf_map_lookup_elem(fd, &row->key, &now) && now.alloc_ns == row->s.alloc_ns &&
+	    now.destroy_ns > now.alloc_ns)
+		bpf_map_delete_elem(fd, &row->key);
+}
+
+/* Delete the keys of a map (of key_size <= 16) that start with ictx_id */
+static void forget_keys(int fd, size_t key_size, __u32 ictx_id)
+{
+	char key[16], next[16], *doomed = NULL;
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		if (*(__u32 *)key != ictx_id)
+			continue;
+		char *more = realloc(doomed, (n + 1) * key_size);
+
+		if (!more)
+			break;
+		doomed = more;
+		memcpy(doomed + n++ * key_size, key, key_size);
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, doomed + i * key_size);
+	free(doomed);
 }
 
 /* Drop a VM that went away, and its vIOMMUs, from the maps */
 void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id)
 {
-	int vfd = bpf_map__fd(vb->skel->maps.viommu_stats);
-	struct viommu_key key, next, *prev = NULL;
 	__u32 id = ictx_id;
 
 	bpf_map_delete_elem(bpf_map__fd(vb->skel->maps.vm_stats), &id);
-	while (!bpf_map_get_next_key(vfd, prev, &next)) {
-		key = next;
-		if (key.ictx_id == ictx_id) {
-			bpf_map_delete_elem(vfd, &key);
-			bpf_map_delete_elem(bpf_map__fd(vb->skel->maps.viommu_lat), &key);
-			prev = NULL;	/* restart: the iteration point is gone */
-			continue;
-		}
-		prev = &key;
-	}
+	forget_keys(bpf_map__fd(vb->skel->maps.viommu_stats), sizeof(struct viommu_key), ictx_id);
+	forget_keys(bpf_map__fd(vb->skel->maps.viommu_lat), sizeof(struct viommu_lat_key), ictx_id);
 }
 
 uint64_t viommu_bpf_events_lost(struct viommu_bpf *vb)

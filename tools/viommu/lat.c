@@ -75,32 +75,67 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-/* Previous cumulative histograms, to print per-interval ones */
+/*
+ * Previous cumulative histograms, to print per-interval ones: per VM
+ * (viommu_id 0) or per vIOMMU incarnation, sorted by key
+ */
 struct prev {
-	struct viommu_key key;
+	struct viommu_lat_key key;
 	struct viommu_hist h[VIOMMU_LAT_KINDS];
 };
 static struct prev *prevs;
-static int nr_prevs;
+static int nr_prevs, cap_prevs;
 
-static struct viommu_hist *prev_of(struct viommu_key key, int kind)
+static int cmp_lat_key(const void *a, const void *b)
 {
-	struct prev *p;
+	const struct viommu_lat_key *x = a, *y = b;
 
-	for (int i = 0; i < nr_prevs; i++)
-		if (!memcmp(&prevs[i].key, &key, sizeof(key)))
-			return &prevs[i].h[kind];
-	p = realloc(prevs, (nr_prevs + 1) * sizeof(*p));
+	if (x->ictx_id != y->ictx_id)
+		return x->ictx_id > y->ictx_id ? 1 : -1;
+	if (x->viommu_id != y->viommu_id)
+		return x->viommu_id > y->viommu_id ? 1 : -1;
+	return (x->alloc_ns > y->alloc_ns) - (x->alloc_ns < y->alloc_ns);
+}
+
+static struct prev *prev_find(const struct viommu_lat_key *key)
+{
+	return nr_prevs ? bsearch(key, prevs, nr_prevs, sizeof(*prevs), cmp_lat_key) : NULL;
+}
+
+static struct viommu_hist *prev_of(const struct viommu_lat_key *key, int kind)
+{
+	struct prev *p = prev_find(key);
+	int at = 0;
+
+	if (p)
+		return &p->h[kind];
+	if (nr_prevs == cap_prevs) {
+		p = realloc(prevs, (cap_prevs = cap_prevs ? cap_prevs * 2 : 16) * sizeof(*p));
+		if (!p)
+			return NULL;
+		prevs = p;
+	}
+	while (at < nr_prevs && cmp_lat_key(&prevs[at].key, key) < 0)
+		at++;
+	memmove(&prevs[at + 1], &prevs[at], (nr_prevs - at) * sizeof(*prevs));
+	nr_prevs++;
+	memset(&prevs[at], 0, sizeof(*prevs));
+	prevs[at].key = *key;
+	return &prevs[at].h[kind];
+}
+
+static void prev_forget(const struct viommu_lat_key *key)
+{
+	struct prev *p = prev_find(key);
+
 	if (!p)
-		return NULL;
-	prevs = p;
-	memset(&prevs[nr_prevs], 0, sizeof(*prevs));
-	prevs[nr_prevs].key = key;
-	return &prevs[nr_prevs++].h[kind];
+		return;
+	memmove(p, p + 1, (prevs + nr_prevs - (p + 1)) * sizeof(*p));
+	nr_prevs--;
 }
 
 /* The interval's histogram from a cumulative one */
-static void interval_hist(struct viommu_hist *out, struct viommu_key key,
+static void interval_hist(struct viommu_hist *out, const struct viommu_lat_key *key,
 			  int kind, const struct viommu_hist *cum)
 {
 	struct viommu_hist *prev = prev_of(key, kind);
@@ -122,15 +157,6 @@ static void print_summary(const struct viommu_hist *h)
 	       hist_percentile_us(h, 50) * 1e3 / scale,
 	       hist_percentile_us(h, 99) * 1e3 / scale, h->max_ns / scale,
 	       common.ms ? "ms" : "us");
-}
-
-static int cmp_viommu(const void *a, const void *b)
-{
-	const struct viommu_row *x = a, *y = b;
-
-	if (x->key.ictx_id != y->key.ictx_id)
-		return x->key.ictx_id > y->key.ictx_id ? 1 : -1;
-	return (x->key.viommu_id > y->key.viommu_id) - (x->key.viommu_id < y->key.viommu_id);
 }
 
 static void report(struct viommu_bpf *vb)
@@ -155,11 +181,17 @@ static void report(struct viommu_bpf *vb)
 		struct viommu_row *vr;
 		int n = viommu_bpf_read_viommus(vb, &vr);
 
-		qsort(vr, n > 0 ? n : 0, sizeof(*vr), cmp_viommu);
 		for (int i = 0; i < n; i++) {
+			struct viommu_lat_key key = { vr[i].key.ictx_id, vr[i].key.viommu_id,
+						      vr[i].s.alloc_ns };
 			struct viommu_hist h;
 
-			interval_hist(&h, vr[i].key, VIOMMU_LAT_GUEST_INVAL, &vr[i].guest_inval);
+			interval_hist(&h, &key, VIOMMU_LAT_GUEST_INVAL, &vr[i].guest_inval);
+			/* a destroyed vIOMMU's last figures are read: forget it */
+			if (vr[i].gone) {
+				viommu_bpf_forget_viommu(vb, &vr[i]);
+				prev_forget(&key);
+			}
 			if (!h.count)
 				continue;
 			comm_of(vr[i].s.owner_tgid, comm, sizeof(comm));
@@ -169,14 +201,16 @@ static void report(struct viommu_bpf *vb)
 				json_object_object_add(o, "vm", json_object_new_int64(vr[i].key.ictx_id));
 				json_object_object_add(o, "viommu", json_object_new_int64(vr[i].key.viommu_id));
 				json_object_object_add(o, "vmid", json_object_new_int64(vr[i].s.vmid));
+				json_object_object_add(o, "gone", json_object_new_boolean(vr[i].gone));
 				json_object_object_add(o, "pid", json_object_new_int(vr[i].s.owner_tgid));
 				json_object_object_add(o, "comm", json_object_new_string(comm));
 				json_object_object_add(o, "guest_inval", hist_to_json(&h));
 				json_object_array_add(list, o);
 				continue;
 			}
-			printf("\nvm %u viommu %u vmid %u pid %d (%s): guest_inval\n",
-			       vr[i].key.ictx_id, vr[i].key.viommu_id, vr[i].s.vmid,
+			printf("\nvm %u viommu %u%s vmid %u pid %d (%s): guest_inval\n",
+			       vr[i].key.ictx_id, vr[i].key.viommu_id,
+			       vr[i].gone ? " (destroyed)" : "", vr[i].s.vmid,
 			       vr[i].s.owner_tgid, comm);
 			hist_print(stdout, &h);
 			print_summary(&h);
@@ -187,7 +221,7 @@ static void report(struct viommu_bpf *vb)
 		int n = viommu_bpf_read_vms(vb, &vms);
 
 		for (int i = 0; i < n; i++) {
-			struct viommu_key key = { .ictx_id = vms[i].ictx_id };
+			struct viommu_lat_key key = { .ictx_id = vms[i].ictx_id };
 			struct json_object *o = NULL, *lat = NULL;
 			bool header = false;
 
@@ -195,7 +229,7 @@ static void report(struct viommu_bpf *vb)
 			for (int k = 0; k < VIOMMU_LAT_KINDS; k++) {
 				struct viommu_hist h;
 
-				interval_hist(&h, key, k, &vms[i].s.lat[k]);
+				interval_hist(&h, &key, k, &vms[i].s.lat[k]);
 				if (!(opts.kinds & (1u << k)) || !h.count)
 					continue;
 				if (list) {

@@ -137,6 +137,7 @@ void viommu_bpf_close(struct viommu_bpf *vb);
 int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows);
 int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows);
 void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id);
+void viommu_bpf_forget_viommu(struct viommu_bpf *vb, const struct viommu_row *row);
 uint64_t viommu_bpf_events_lost(struct viommu_bpf *vb);
 /* What trace and topo --watch ask of the ring buffer */
 struct viommu_events_opts {
