@@ -39,7 +39,7 @@ VM_PROGS := $(OUT)/tests/trace_viommu $(OUT)/tests/trace_events \
 	    $(OUT)/tests/mock_viommus $(OUT)/tests/inval_rate $(OUT)/tests/fdinfo_stall \
 	    $(OUT)/tests/kvm_viommu $(OUT)/tests/fault_virt_id \
 	    $(OUT)/tests/kvm_absent $(OUT)/tests/object_events \
-	    $(OUT)/tests/vmm_attribution \\
+	    $(OUT)/tests/vmm_attribution \
 	    $(OUT)/tests/viommu_churn
 MOCK_LIB := tools/lib/iommufd_mock.c
 TRACEFS_LIB := tests/vm/lib/tracefs.c

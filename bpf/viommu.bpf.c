@@ -177,16 +177,10 @@ struct {
 } zero SEC(".maps");
 
 /*
- * Start times by (kind, seq) or fault group. Every start event has its end
- * event, so entries do not pile up; if the map is full, that one latency
- * is not measured.
+ * Fault start times by group (struct viommu_start_key). Faults the kernel
+ * answers itself leave entries behind until the tool forgets their VM; if
+ * the map is full, that one latency is not measured and the drop counted.
  */
-struct start_key {
-	u64 id;
-	u32 kind;
-	u32 ictx_id;
-};
-
 struct start_val {
 	u64 ts_ns;
 	u32 viommu_id;
@@ -194,8 +188,9 @@ struct start_val {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 16384);
-	__type(key, struct start_key);
+	__type(key, struct viommu_start_key);
 	__type(value, struct start_val);
 } starts SEC(".maps");
 
@@ -223,13 +218,23 @@ struct {
 	__uint(max_entries, 1 << 22);
 } events SEC(".maps");
 
-/* Records the ring buffer had no room for, per CPU */
+/* Updates that could not be made, by reason, per CPU */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
-	__type(value, u64);
-} events_lost SEC(".maps");
+	__type(value, struct viommu_drops);
+} drops SEC(".maps");
+
+static __always_inline void drop(u32 reason)
+{
+	struct viommu_drops *d;
+	u32 i = 0;
+
+	d = bpf_map_lookup_elem(&drops, &i);
+	if (d && reason < VIOMMU_DROPS)
+		d->n[reason]++;
+}
 
 static __always_inline bool wanted(u32 ictx_id, pid_t owner)
 {
@@ -253,6 +258,8 @@ static __always_inline struct viommu_vm_stats *vm_get(u32 ictx_id, pid_t owner)
 		return NULL;
 	bpf_map_update_elem(&vm_stats, &ictx_id, &z->vm, BPF_NOEXIST);
 	s = bpf_map_lookup_elem(&vm_stats, &ictx_id);
+	if (!s)
+		drop(VIOMMU_DROP_VM_STATS);
 	if (s) {
 		/* racing creators write the same values */
 		s->owner_tgid = owner;
@@ -279,6 +286,8 @@ viommu_get(u32 ictx_id, u32 viommu_id, pid_t owner)
 	s = bpf_map_lookup_elem(&viommu_stats, &key);
 	if (s)
 		s->owner_tgid = owner;
+	else
+		drop(VIOMMU_DROP_VIOMMU_STATS);
 	return s;
 }
 
@@ -300,6 +309,8 @@ static __always_inline struct viommu_hist *viommu_lat_get(u32 ictx_id, u32 viomm
 	h = bpf_map_lookup_elem(&viommu_lat, &key);
 	if (h)
 		h->unit_ns = hist_unit_ns;
+	else
+		drop(VIOMMU_DROP_VIOMMU_LAT);
 	return h;
 }
 
@@ -335,17 +346,18 @@ static __always_inline void hist_add(struct viommu_hist *h, u64 ns)
 static __always_inline void start_put(u32 kind, u32 ictx_id, u64 id,
 				      u32 viommu_id)
 {
-	struct start_key key = { .id = id, .kind = kind, .ictx_id = ictx_id };
+	struct viommu_start_key key = { .id = id, .kind = kind, .ictx_id = ictx_id };
 	struct start_val val = { .ts_ns = bpf_ktime_get_ns(),
 				 .viommu_id = viommu_id };
 
-	bpf_map_update_elem(&starts, &key, &val, BPF_ANY);
+	if (bpf_map_update_elem(&starts, &key, &val, BPF_ANY))
+		drop(VIOMMU_DROP_FAULT_STARTS);
 }
 
 /* The time since the matching start, or 0 if it was not seen */
 static __always_inline u64 start_take(u32 kind, u32 ictx_id, u64 id)
 {
-	struct start_key key = { .id = id, .kind = kind, .ictx_id = ictx_id };
+	struct viommu_start_key key = { .id = id, .kind = kind, .ictx_id = ictx_id };
 	struct start_val *val = bpf_map_lookup_elem(&starts, &key);
 	u64 ns;
 
@@ -363,8 +375,10 @@ static __always_inline void task_start_put(u32 kind, u64 seq)
 
 	t = bpf_task_storage_get(&task_starts, bpf_get_current_task_btf(), 0,
 				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!t)
+	if (!t) {
+		drop(VIOMMU_DROP_TASK_STORAGE);
 		return;
+	}
 	t->ts_ns[kind & 1] = bpf_ktime_get_ns();
 	t->seq[kind & 1] = seq;
 }
@@ -389,8 +403,6 @@ static __always_inline struct viommu_event *
 event_new(u32 kind, u32 ictx_id, pid_t owner, u32 viommu_id, u32 obj_id)
 {
 	struct viommu_event *e;
-	u32 i = 0;
-	u64 *lost;
 
 	if (!emit_events)
 		return NULL;
@@ -400,9 +412,7 @@ event_new(u32 kind, u32 ictx_id, pid_t owner, u32 viommu_id, u32 obj_id)
 		return NULL;
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		lost = bpf_map_lookup_elem(&events_lost, &i);
-		if (lost)
-			(*lost)++;
+		drop(VIOMMU_DROP_RINGBUF);
 		return NULL;
 	}
 	e->ts_ns = bpf_ktime_get_ns();

@@ -143,6 +143,40 @@ struct viommu_viommu_stats {
 	__u64 vevents_lost;
 };
 
+/*
+ * Updates the programs could not make, by reason: the map was full (or the
+ * kernel had no memory for an entry). Counted per CPU, never silent.
+ */
+#define VIOMMU_DROP_REASONS(X)						\
+	X(VM_STATS, "vm_stats")		/* a VM's counters: not counted */ \
+	X(VIOMMU_STATS, "viommu_stats")	/* a vIOMMU's counters */	\
+	X(VIOMMU_LAT, "viommu_lat")	/* a per-vIOMMU latency sample */ \
+	X(FAULT_STARTS, "fault_starts")	/* a fault's start: no latency */ \
+	X(TASK_STORAGE, "task_storage")	/* an invalidation's start */	\
+	X(RINGBUF, "ringbuf")		/* a trace record */
+
+enum viommu_drop_reason {
+#define VIOMMU_X_ENUM(name, str) VIOMMU_DROP_##name,
+	VIOMMU_DROP_REASONS(VIOMMU_X_ENUM)
+#undef VIOMMU_X_ENUM
+	VIOMMU_DROPS,
+};
+
+struct viommu_drops {
+	__u64 n[VIOMMU_DROPS];
+};
+
+/*
+ * The start time of a fault by its group, kept until the response. The
+ * kernel answers some faults itself, untraced (auto-response, the fault
+ * queue destroyed): their entries stay until the tool forgets their VM.
+ */
+struct viommu_start_key {
+	__u64 id;
+	__u32 kind;
+	__u32 ictx_id;
+};
+
 /* Every event the trace ring buffer carries */
 enum viommu_event_kind {
 	VIOMMU_EV_VIOMMU_ALLOC,

@@ -160,6 +160,25 @@ static void test_hist_json(void)
 	json_object_put(o);
 }
 
+static void test_drops(void)
+{
+	struct viommu_drops d = {};
+	struct json_object *o;
+	char buf[160];
+
+	drops_format(buf, sizeof(buf), &d);
+	tap_ok(!strcmp(buf, "0"), "no drops: \"0\" (%s)", buf);
+	d.n[VIOMMU_DROP_VM_STATS] = 6;
+	d.n[VIOMMU_DROP_FAULT_STARTS] = 1;
+	drops_format(buf, sizeof(buf), &d);
+	tap_ok(!strcmp(buf, "7 (vm_stats 6, fault_starts 1)"), "drops by reason: %s", buf);
+	o = drops_to_json(&d);
+	tap_ok(!strcmp(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+		       "{\"vm_stats\":6,\"viommu_stats\":0,\"viommu_lat\":0,\"fault_starts\":1,"
+		       "\"task_storage\":0,\"ringbuf\":0}"), "drops JSON: every reason");
+	json_object_put(o);
+}
+
 static const char fdinfo_text[] =
 	"pos:\t0\nflags:\t02\nmnt_id:\t20\nino:\t5\n"
 	"iommufd-ctx:\t7\n"
@@ -297,11 +316,12 @@ static void test_compare(void)
 
 int main(void)
 {
-	tap_plan(45);
+	tap_plan(48);
 	test_buckets();
 	test_percentiles();
 	test_print();
 	test_hist_json();
+	test_drops();
 	test_fdinfo();
 	test_compare();
 	return tap_done();

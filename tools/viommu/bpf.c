@@ -4,6 +4,8 @@
  * viommu.bpf.c (tp_btf), and read its maps.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -151,6 +153,48 @@ static void select_programs(struct viommu_skel *skel, bool emit_events)
 	}
 }
 
+/*
+ * Map sizes from --max-vms: entries are allocated as VMs appear, so these
+ * bound memory rather than cost it. VIOMMU_MAX_ENTRIES=map=N,... then sets
+ * single maps (tests shrink them to force every drop reason).
+ */
+static int size_maps(struct viommu_skel *skel)
+{
+	unsigned int vms = common.max_vms ? common.max_vms : VIOMMU_DEFAULT_MAX_VMS;
+	const char *env = getenv("VIOMMU_MAX_ENTRIES");
+	char *list, *item, *save = NULL;
+	int rc = 0;
+
+	bpf_map__set_max_entries(skel->maps.vm_stats, vms);
+	bpf_map__set_max_entries(skel->maps.viommu_stats, vms * VIOMMU_PER_VM);
+	/* per-vIOMMU histograms only when asked */
+	bpf_map__set_max_entries(skel->maps.viommu_lat,
+				 common.per_viommu ? vms * VIOMMU_PER_VM : 1);
+	bpf_map__set_max_entries(skel->maps.starts, vms * VIOMMU_PER_VM);
+	if (!env)
+		return 0;
+	list = strdup(env);
+	for (item = strtok_r(list, ",", &save); item && !rc; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '='), *end;
+		struct bpf_map *map;
+		unsigned long n;
+
+		if (eq)
+			*eq = '\0';
+		map = eq ? bpf_object__find_map_by_name(skel->obj, item) : NULL;
+		n = eq ? strtoul(eq + 1, &end, 10) : 0;
+		if (!map || !n || *end || n > UINT32_MAX) {
+			fprintf(stderr, "viommu: VIOMMU_MAX_ENTRIES: '%s' is not MAP=N with a map of the tool "
+				"(vm_stats, viommu_stats, viommu_lat, starts)\n", item);
+			rc = -1;
+		} else {
+			bpf_map__set_max_entries(map, n);
+		}
+	}
+	free(list);
+	return rc;
+}
+
 /* Tests give the checks and CO-RE a kernel BTF with fields taken out */
 const char *viommu_btf_override(void)
 {
@@ -178,9 +222,11 @@ static struct viommu_skel *load(bool emit_events,
 		skel->rodata->emit_kinds = eo->kinds;
 	}
 	skel->rodata->hist_unit_ns = common.ms ? VIOMMU_HIST_UNIT_MS : VIOMMU_HIST_UNIT_US;
-	/* per-vIOMMU histograms only when asked */
-	if (!common.per_viommu)
-		bpf_map__set_max_entries(skel->maps.viommu_lat, 1);
+	if (size_maps(skel)) {
+		viommu_skel__destroy(skel);
+		errno = EINVAL;
+		return NULL;
+	}
 	select_programs(skel, emit_events);
 	/* Only trace needs the ring buffer's 4 MiB */
 	if (!emit_events)
@@ -465,8 +511,8 @@ void viommu_bpf_forget_viommu(struct viommu_bpf *vb, const struct viommu_row *ro
 		bpf_map_delete_elem(fd, &row->key);
 }
 
-/* Delete the keys of a map (of key_size <= 16) that start with ictx_id */
-static void forget_keys(int fd, size_t key_size, __u32 ictx_id)
+/* Delete the keys of a map (key_size <= 16) with ictx_id at offset off */
+static void forget_keys(int fd, size_t key_size, size_t off, __u32 ictx_id)
 {
 	char key[16], next[16], *doomed = NULL;
 	size_t n = 0;
@@ -475,7 +521,7 @@ static void forget_keys(int fd, size_t key_size, __u32 ictx_id)
 	while (!bpf_map_get_next_key(fd, prev, next)) {
 		memcpy(key, next, key_size);
 		prev = key;
-		if (*(__u32 *)key != ictx_id)
+		if (memcmp(key + off, &ictx_id, sizeof(ictx_id)))
 			continue;
 		char *more = realloc(doomed, (n + 1) * key_size);
 
@@ -489,29 +535,59 @@ static void forget_keys(int fd, size_t key_size, __u32 ictx_id)
 	free(doomed);
 }
 
+/*
+ * A VM whose figures are final: its VMM has exited, or every vIOMMU it had
+ * is destroyed. Readers forget it once they have read them, so a host
+ * where VMs come and go does not fill the maps.
+ */
+bool viommu_vm_gone(const struct viommu_vm_stats *s)
+{
+	if ((s->viommus_allocated || s->viommus_destroyed) &&
+	    s->viommus_destroyed >= s->viommus_allocated)
+		return true;
+	return s->owner_tgid > 0 && kill(s->owner_tgid, 0) && errno == ESRCH;
+}
+
 /* Drop a VM that went away, and its vIOMMUs, from the maps */
 void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id)
 {
 	__u32 id = ictx_id;
 
 	bpf_map_delete_elem(bpf_map__fd(vb->skel->maps.vm_stats), &id);
-	forget_keys(bpf_map__fd(vb->skel->maps.viommu_stats), sizeof(struct viommu_key), ictx_id);
-	forget_keys(bpf_map__fd(vb->skel->maps.viommu_lat), sizeof(struct viommu_lat_key), ictx_id);
+	forget_keys(bpf_map__fd(vb->skel->maps.viommu_stats), sizeof(struct viommu_key),
+		    offsetof(struct viommu_key, ictx_id), ictx_id);
+	forget_keys(bpf_map__fd(vb->skel->maps.viommu_lat), sizeof(struct viommu_lat_key),
+		    offsetof(struct viommu_lat_key, ictx_id), ictx_id);
+	/* and the start times of faults the kernel answered itself */
+	forget_keys(bpf_map__fd(vb->skel->maps.starts), sizeof(struct viommu_start_key),
+		    offsetof(struct viommu_start_key, ictx_id), ictx_id);
 }
 
+/* The drops so far, summed over CPUs */
+int viommu_bpf_read_drops(struct viommu_bpf *vb, struct viommu_drops *out)
+{
+	struct viommu_drops *percpu = calloc(vb->ncpus, sizeof(*percpu));
+	__u32 zero = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!percpu)
+		return -ENOMEM;
+	rc = bpf_map_lookup_elem(bpf_map__fd(vb->skel->maps.drops), &zero, percpu);
+	for (int c = 0; !rc && c < vb->ncpus; c++)
+		for (int r = 0; r < VIOMMU_DROPS; r++)
+			out->n[r] += percpu[c].n[r];
+	free(percpu);
+	return rc ? -errno : 0;
+}
+
+/* Trace records the ring buffer had no room for */
 uint64_t viommu_bpf_events_lost(struct viommu_bpf *vb)
 {
-	uint64_t *percpu = calloc(vb->ncpus, sizeof(uint64_t)), total = 0;
-	__u32 zero = 0;
+	struct viommu_drops d;
 
-	if (!percpu)
-		return 0;
-	if (!bpf_map_lookup_elem(bpf_map__fd(vb->skel->maps.events_lost), &zero,
-				 percpu))
-		for (int c = 0; c < vb->ncpus; c++)
-			total += percpu[c];
-	free(percpu);
-	return total;
+	viommu_bpf_read_drops(vb, &d);
+	return d.n[VIOMMU_DROP_RINGBUF];
 }
 
 /* Run time and count of all attached programs (needs bpf_enable_stats) */

@@ -51,7 +51,6 @@ static struct export_opts {
 	.max_vms = 4096,
 };
 
-#define OPT_PER_VIOMMU		0x2000
 #define OPT_BPF_STATS		0x2001
 #define OPT_FINE_BUCKETS	0x2002
 #define OPT_LIST_METRICS	0x2003
@@ -116,6 +115,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		opts.max_vms = strtoul(arg, &end, 10);
 		if (errno || *end || end == arg || *arg == '-' || opts.max_vms > 1 << 20)
 			argp_error(state, "invalid --max-vms: %s", arg);
+		/* and the maps are sized for as many (viommu.h) */
+		common.max_vms = opts.max_vms;
 		break;
 	case OPT_PER_VIOMMU:
 		common.per_viommu = true;

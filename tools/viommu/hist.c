@@ -14,6 +14,43 @@ const char *const lat_kind_names[VIOMMU_LAT_KINDS] = {
 	[VIOMMU_LAT_FAULT] = "fault",
 };
 
+const char *const viommu_drop_names[VIOMMU_DROPS] = {
+#define DROP_NAME(name, str) [VIOMMU_DROP_##name] = str,
+	VIOMMU_DROP_REASONS(DROP_NAME)
+#undef DROP_NAME
+};
+
+/* {"vm_stats": N, ...}: every reason, zero or not */
+struct json_object *drops_to_json(const struct viommu_drops *d)
+{
+	struct json_object *o = json_object_new_object();
+
+	for (int r = 0; r < VIOMMU_DROPS; r++)
+		json_object_object_add(o, viommu_drop_names[r], json_object_new_uint64(d->n[r]));
+	return o;
+}
+
+/* "0", or "7 (vm_stats 6, viommu_stats 1)" */
+void drops_format(char *buf, size_t len, const struct viommu_drops *d)
+{
+	unsigned long long total = 0;
+	size_t off;
+	bool first = true;
+
+	for (int r = 0; r < VIOMMU_DROPS; r++)
+		total += d->n[r];
+	off = snprintf(buf, len, "%llu", total);
+	for (int r = 0; r < VIOMMU_DROPS && total && off < len; r++) {
+		if (!d->n[r])
+			continue;
+		off += snprintf(buf + off, len - off, "%s%s %llu", first ? " (" : ", ",
+				viommu_drop_names[r], (unsigned long long)d->n[r]);
+		first = false;
+	}
+	if (total && off < len)
+		snprintf(buf + off, len - off, ")");
+}
+
 /* Bucket b's range [low, high) in 1/1024 units; high is 0 for the last */
 static void bucket_range(unsigned int b, uint64_t *low, uint64_t *high)
 {

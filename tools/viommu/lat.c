@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * lat.c - viommu lat: log2 histograms per VM (or per vIOMMU) of guest
+ * lat.c - viommu lat: latency histograms per VM (or per vIOMMU) of guest
  * invalidation, S2 invalidation and fault-to-response latency.
  */
 #include <errno.h>
@@ -76,15 +76,23 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 }
 
 /*
- * Previous cumulative histograms, to print per-interval ones: per VM
- * (viommu_id 0) or per vIOMMU incarnation, sorted by key
+ * What lat knows of a VM (viommu_id 0) or a vIOMMU incarnation: its last
+ * cumulative reading, and what it did since the last report. The maps are
+ * read every tick (at most a second), so a VM or vIOMMU that went away is
+ * forgotten in the maps as soon as its last figures are read, even when
+ * the report comes much later (lat without INTERVAL).
  */
-struct prev {
+struct entry {
 	struct viommu_lat_key key;
-	struct viommu_hist h[VIOMMU_LAT_KINDS];
+	struct viommu_hist prev[VIOMMU_LAT_KINDS];
+	struct viommu_hist acc[VIOMMU_LAT_KINDS];
+	int owner, kvm_pid;
+	unsigned int vmid;
+	bool gone, forgotten;
+	char comm[VIOMMU_COMM_LEN];	/* from when it was alive */
 };
-static struct prev *prevs;
-static int nr_prevs, cap_prevs;
+static struct entry *entries;
+static int nr_entries, cap_entries;
 
 static int cmp_lat_key(const void *a, const void *b)
 {
@@ -97,55 +105,95 @@ static int cmp_lat_key(const void *a, const void *b)
 	return (x->alloc_ns > y->alloc_ns) - (x->alloc_ns < y->alloc_ns);
 }
 
-static struct prev *prev_find(const struct viommu_lat_key *key)
+/* The entry of key, made if new (sorted by key); NULL without memory */
+static struct entry *entry_of(const struct viommu_lat_key *key, int owner)
 {
-	return nr_prevs ? bsearch(key, prevs, nr_prevs, sizeof(*prevs), cmp_lat_key) : NULL;
-}
-
-static struct viommu_hist *prev_of(const struct viommu_lat_key *key, int kind)
-{
-	struct prev *p = prev_find(key);
+	struct entry *e = nr_entries ? bsearch(key, entries, nr_entries, sizeof(*e), cmp_lat_key) : NULL;
 	int at = 0;
 
-	if (p)
-		return &p->h[kind];
-	if (nr_prevs == cap_prevs) {
-		p = realloc(prevs, (cap_prevs = cap_prevs ? cap_prevs * 2 : 16) * sizeof(*p));
-		if (!p)
+	if (e)
+		return e;
+	if (nr_entries == cap_entries) {
+		e = realloc(entries, (cap_entries = cap_entries ? cap_entries * 2 : 16) * sizeof(*e));
+		if (!e)
 			return NULL;
-		prevs = p;
+		entries = e;
 	}
-	while (at < nr_prevs && cmp_lat_key(&prevs[at].key, key) < 0)
+	while (at < nr_entries && cmp_lat_key(&entries[at].key, key) < 0)
 		at++;
-	memmove(&prevs[at + 1], &prevs[at], (nr_prevs - at) * sizeof(*prevs));
-	nr_prevs++;
-	memset(&prevs[at], 0, sizeof(*prevs));
-	prevs[at].key = *key;
-	return &prevs[at].h[kind];
+	memmove(&entries[at + 1], &entries[at], (nr_entries - at) * sizeof(*entries));
+	nr_entries++;
+	e = &entries[at];
+	memset(e, 0, sizeof(*e));
+	e->key = *key;
+	e->owner = owner;
+	comm_of(owner, e->comm, sizeof(e->comm));
+	return e;
 }
 
-static void prev_forget(const struct viommu_lat_key *key)
+/* Add what happened since the last reading of kind k to the report's */
+static void take(struct entry *e, int k, const struct viommu_hist *cum)
 {
-	struct prev *p = prev_find(key);
+	struct viommu_hist d;
 
-	if (!p)
-		return;
-	memmove(p, p + 1, (prevs + nr_prevs - (p + 1)) * sizeof(*p));
-	nr_prevs--;
+	hist_sub(&d, cum, &e->prev[k]);
+	hist_merge(&e->acc[k], &d);
+	e->prev[k] = *cum;
 }
 
-/* The interval's histogram from a cumulative one */
-static void interval_hist(struct viommu_hist *out, const struct viommu_lat_key *key,
-			  int kind, const struct viommu_hist *cum)
+/* A VM or vIOMMU gone from the maps: a new one of that key starts from 0 */
+static void forgotten(struct entry *e)
 {
-	struct viommu_hist *prev = prev_of(key, kind);
+	memset(e->prev, 0, sizeof(e->prev));
+	e->forgotten = true;
+}
 
-	if (!prev) {
-		*out = *cum;
+/* Read the maps into the entries; forget what went away */
+static void tick(struct viommu_bpf *vb)
+{
+	if (opts.per_viommu) {
+		struct viommu_row *vr;
+		int n = viommu_bpf_read_viommus(vb, &vr);
+
+		for (int i = 0; i < n; i++) {
+			struct viommu_lat_key key = { vr[i].key.ictx_id, vr[i].key.viommu_id,
+						      vr[i].s.alloc_ns };
+			struct entry *e = entry_of(&key, vr[i].s.owner_tgid);
+
+			if (!e)
+				break;
+			e->forgotten = false;
+			take(e, VIOMMU_LAT_GUEST_INVAL, &vr[i].guest_inval);
+			e->vmid = vr[i].s.vmid;
+			e->gone = vr[i].gone;
+			if (vr[i].gone) {
+				viommu_bpf_forget_viommu(vb, &vr[i]);
+				forgotten(e);
+			}
+		}
+		free(vr);
 		return;
 	}
-	hist_sub(out, cum, prev);
-	*prev = *cum;
+	struct vm_row *vms;
+	int n = viommu_bpf_read_vms(vb, &vms);
+
+	for (int i = 0; i < n; i++) {
+		struct viommu_lat_key key = { .ictx_id = vms[i].ictx_id };
+		struct entry *e = entry_of(&key, vms[i].s.owner_tgid);
+
+		if (!e)
+			break;
+		e->forgotten = false;
+		for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
+			take(e, k, &vms[i].s.lat[k]);
+		if (vms[i].s.kvm_pid)
+			e->kvm_pid = vms[i].s.kvm_pid;
+		if (viommu_vm_gone(&vms[i].s)) {
+			viommu_bpf_forget_vm(vb, vms[i].ictx_id);
+			forgotten(e);
+		}
+	}
+	free(vms);
 }
 
 static void print_summary(const struct viommu_hist *h)
@@ -159,109 +207,99 @@ static void print_summary(const struct viommu_hist *h)
 	       common.ms ? "ms" : "us");
 }
 
+/* Print what each VM or vIOMMU did since the last report, then clear it */
 static void report(struct viommu_bpf *vb)
 {
 	struct json_object *out = NULL, *list = NULL;
-	char comm[VIOMMU_COMM_LEN];
+	struct viommu_drops drops;
 	time_t wall = time(NULL);
+	char dropped[160];
+	int kept = 0;
 
+	tick(vb);
+	viommu_bpf_read_drops(vb, &drops);
+	drops_format(dropped, sizeof(dropped), &drops);
 	if (common.json) {
 		out = json_object_new_object();
 		list = json_object_new_array();
 		json_object_object_add(out, "schema_version", json_object_new_int(VIOMMU_SCHEMA_VERSION));
 		json_object_object_add(out, "type", json_object_new_string("viommu-lat"));
 		json_object_object_add(out, "ts_unix_ms", json_object_new_int64((int64_t)wall * 1000));
+		json_object_object_add(out, "drops", drops_to_json(&drops));
 	} else if (opts.timestamp) {
 		char stamp[32];
 
 		strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&wall));
 		printf("%s\n", stamp);
 	}
-	if (opts.per_viommu) {
-		struct viommu_row *vr;
-		int n = viommu_bpf_read_viommus(vb, &vr);
+	/* never silent: updates the programs could not make */
+	if (!common.json && strcmp(dropped, "0"))
+		printf("drops: %s\n", dropped);
+	for (int i = 0; i < nr_entries; i++) {
+		struct entry *e = &entries[i];
+		struct json_object *o = NULL, *lat = NULL;
+		bool header = false;
 
-		for (int i = 0; i < n; i++) {
-			struct viommu_lat_key key = { vr[i].key.ictx_id, vr[i].key.viommu_id,
-						      vr[i].s.alloc_ns };
-			struct viommu_hist h;
+		for (int k = 0; k < VIOMMU_LAT_KINDS; k++) {
+			const struct viommu_hist *h = &e->acc[k];
 
-			interval_hist(&h, &key, VIOMMU_LAT_GUEST_INVAL, &vr[i].guest_inval);
-			/* a destroyed vIOMMU's last figures are read: forget it */
-			if (vr[i].gone) {
-				viommu_bpf_forget_viommu(vb, &vr[i]);
-				prev_forget(&key);
-			}
-			if (!h.count)
+			if (!(opts.kinds & (1u << k)) || !h->count)
 				continue;
-			comm_of(vr[i].s.owner_tgid, comm, sizeof(comm));
-			if (list) {
-				struct json_object *o = json_object_new_object();
-
-				json_object_object_add(o, "vm", json_object_new_int64(vr[i].key.ictx_id));
-				json_object_object_add(o, "viommu", json_object_new_int64(vr[i].key.viommu_id));
-				json_object_object_add(o, "vmid", json_object_new_int64(vr[i].s.vmid));
-				json_object_object_add(o, "gone", json_object_new_boolean(vr[i].gone));
-				json_object_object_add(o, "pid", json_object_new_int(vr[i].s.owner_tgid));
-				json_object_object_add(o, "comm", json_object_new_string(comm));
-				json_object_object_add(o, "guest_inval", hist_to_json(&h));
+			if (opts.per_viommu && list) {
+				o = json_object_new_object();
+				json_object_object_add(o, "vm", json_object_new_int64(e->key.ictx_id));
+				json_object_object_add(o, "viommu", json_object_new_int64(e->key.viommu_id));
+				json_object_object_add(o, "vmid", json_object_new_int64(e->vmid));
+				json_object_object_add(o, "gone", json_object_new_boolean(e->gone));
+				json_object_object_add(o, "pid", json_object_new_int(e->owner));
+				json_object_object_add(o, "comm", json_object_new_string(e->comm));
+				json_object_object_add(o, "guest_inval", hist_to_json(h));
 				json_object_array_add(list, o);
 				continue;
 			}
-			printf("\nvm %u viommu %u%s vmid %u pid %d (%s): guest_inval\n",
-			       vr[i].key.ictx_id, vr[i].key.viommu_id,
-			       vr[i].gone ? " (destroyed)" : "", vr[i].s.vmid,
-			       vr[i].s.owner_tgid, comm);
-			hist_print(stdout, &h);
-			print_summary(&h);
-		}
-		free(vr);
-	} else {
-		struct vm_row *vms;
-		int n = viommu_bpf_read_vms(vb, &vms);
-
-		for (int i = 0; i < n; i++) {
-			struct viommu_lat_key key = { .ictx_id = vms[i].ictx_id };
-			struct json_object *o = NULL, *lat = NULL;
-			bool header = false;
-
-			comm_of(vms[i].s.owner_tgid, comm, sizeof(comm));
-			for (int k = 0; k < VIOMMU_LAT_KINDS; k++) {
-				struct viommu_hist h;
-
-				interval_hist(&h, &key, k, &vms[i].s.lat[k]);
-				if (!(opts.kinds & (1u << k)) || !h.count)
-					continue;
-				if (list) {
-					if (!o) {
-						o = json_object_new_object();
-						lat = json_object_new_object();
-						json_object_object_add(o, "vm", json_object_new_int64(vms[i].ictx_id));
-						json_object_object_add(o, "pid", json_object_new_int(vms[i].s.owner_tgid));
-						json_object_object_add(o, "comm", json_object_new_string(comm));
-						if (vms[i].s.kvm_pid)
-							json_object_object_add(o, "kvm_pid", json_object_new_int(vms[i].s.kvm_pid));
-						json_object_object_add(o, "lat", lat);
-						json_object_array_add(list, o);
-					}
-					json_object_object_add(lat, lat_kind_names[k], hist_to_json(&h));
-					continue;
-				}
-				if (!header) {
-					printf("\nvm %u pid %d (%s)", vms[i].ictx_id,
-					       vms[i].s.owner_tgid, comm);
-					if (vms[i].s.kvm_pid)
-						printf(" kvm %d", vms[i].s.kvm_pid);
-					printf("\n");
-					header = true;
-				}
-				printf("%s:\n", lat_kind_names[k]);
-				hist_print(stdout, &h);
-				print_summary(&h);
+			if (opts.per_viommu) {
+				printf("\nvm %u viommu %u%s vmid %u pid %d (%s): guest_inval\n",
+				       e->key.ictx_id, e->key.viommu_id,
+				       e->gone ? " (destroyed)" : "", e->vmid, e->owner, e->comm);
+				hist_print(stdout, h);
+				print_summary(h);
+				continue;
 			}
+			if (list) {
+				if (!o) {
+					o = json_object_new_object();
+					lat = json_object_new_object();
+					json_object_object_add(o, "vm", json_object_new_int64(e->key.ictx_id));
+					json_object_object_add(o, "pid", json_object_new_int(e->owner));
+					json_object_object_add(o, "comm", json_object_new_string(e->comm));
+					if (e->kvm_pid)
+						json_object_object_add(o, "kvm_pid", json_object_new_int(e->kvm_pid));
+					json_object_object_add(o, "lat", lat);
+					json_object_array_add(list, o);
+				}
+				json_object_object_add(lat, lat_kind_names[k], hist_to_json(h));
+				continue;
+			}
+			if (!header) {
+				printf("\nvm %u pid %d (%s)", e->key.ictx_id, e->owner, e->comm);
+				if (e->kvm_pid)
+					printf(" kvm %d", e->kvm_pid);
+				printf("\n");
+				header = true;
+			}
+			printf("%s:\n", lat_kind_names[k]);
+			hist_print(stdout, h);
+			print_summary(h);
 		}
-		free(vms);
 	}
+	/* the next report starts afresh; what is gone was reported last */
+	for (int i = 0; i < nr_entries; i++) {
+		if (entries[i].forgotten)
+			continue;
+		memset(entries[i].acc, 0, sizeof(entries[i].acc));
+		entries[kept++] = entries[i];
+	}
+	nr_entries = kept;
 	if (out) {
 		json_object_object_add(out, opts.per_viommu ? "viommus" : "vms", list);
 		json_emit(out);
@@ -270,10 +308,25 @@ static void report(struct viommu_bpf *vb)
 	fflush(stdout);
 }
 
+/* Sleep until t (monotonic seconds), or until a signal */
+static void sleep_until_s(double t)
+{
+	double left = t - monotonic_s();
+	struct timespec ts;
+
+	if (left <= 0)
+		return;
+	ts.tv_sec = (time_t)left;
+	ts.tv_nsec = (left - ts.tv_sec) * 1e9;
+	nanosleep(&ts, NULL);
+}
+
 int cmd_lat(int argc, char **argv)
 {
 	const struct argp_child children[] = { { &common_argp, 0, "Common options:", 0 }, {} };
 	const struct argp argp = { options, parse_opt, "[INTERVAL] [COUNT]", doc, children };
+	/* read the maps at least every second, whatever the interval */
+	double tick_s, next_report, next_tick;
 	struct viommu_bpf *vb;
 	long n = 0;
 
@@ -287,22 +340,29 @@ int cmd_lat(int argc, char **argv)
 		       viommu_bpf_attach_mode(vb));
 		fflush(stdout);
 	}
+	tick_s = opts.interval && opts.interval < 1 ? opts.interval : 1;
+	next_tick = monotonic_s() + tick_s;
+	next_report = opts.interval ? monotonic_s() + opts.interval : 0;
 	while (!exiting) {
-		if (opts.interval) {
-			struct timespec ts = { .tv_sec = (time_t)opts.interval,
-				.tv_nsec = (opts.interval - (time_t)opts.interval) * 1e9 };
+		double t = next_report && next_report < next_tick ? next_report : next_tick;
 
-			nanosleep(&ts, NULL);
+		sleep_until_s(t);
+		if (exiting)
+			break;
+		if (next_report && monotonic_s() >= next_report) {
 			report(vb);
+			next_report += opts.interval;
 			if (opts.count && ++n >= opts.count)
 				break;
-		} else {
-			pause();
+		} else if (monotonic_s() >= next_tick) {
+			tick(vb);
 		}
+		while (next_tick <= monotonic_s())
+			next_tick += tick_s;
 	}
 	if (!opts.interval)
 		report(vb);
 	viommu_bpf_close(vb);
-	free(prevs);
+	free(entries);
 	return 0;
 }

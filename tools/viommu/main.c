@@ -24,6 +24,7 @@ static const struct argp_option common_options[] = {
 	{ "vm", OPT_VM, "ID", 0, "Only this VM (iommufd context id, as in topo)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{ "json", OPT_JSON, NULL, 0, "JSON output, one object per line", 0 },
+	{ "max-vms", OPT_MAX_VMS, "N", 0, "Size the maps for N VMs (default 4096)", 0 },
 	{},
 };
 
@@ -49,6 +50,13 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 		return 0;
 	case OPT_JSON:
 		common.json = true;
+		return 0;
+	case OPT_MAX_VMS:
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || *end || v <= 0 || v > 1 << 20)
+			argp_error(state, "invalid --max-vms: %s (1 to 1048576)", arg);
+		common.max_vms = v;
 		return 0;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * record.c - viommu record writes the latency distributions and counts of
- * one run to JSON; viommu compare checks a new record against a baseline
- * and fails when a percentile regressed: the step users put in CI.
+ * one run to JSON, for viommu compare (compare.c) to check against a
+ * baseline: the step users put in CI.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -84,16 +84,76 @@ static struct json_object *lat_json(const struct viommu_vm_stats *s)
 	return lat;
 }
 
+/*
+ * Every VM seen, with what it did: a VM that went away is added when its
+ * last figures are read and then forgotten in the maps (so VMs coming and
+ * going do not fill them); the others are added at the end.
+ */
+struct kept_vm {
+	struct vm_row row;
+	char comm[VIOMMU_COMM_LEN];	/* from when it was alive */
+};
+static struct kept_vm *kept;
+static int nr_kept;
+
+static struct kept_vm *kept_of(unsigned int ictx_id, int owner)
+{
+	struct kept_vm *k;
+
+	for (int i = nr_kept - 1; i >= 0; i--)
+		if (kept[i].row.ictx_id == ictx_id)
+			return &kept[i];
+	k = realloc(kept, (nr_kept + 1) * sizeof(*k));
+	if (!k)
+		return NULL;
+	kept = k;
+	k = &kept[nr_kept++];
+	memset(k, 0, sizeof(*k));
+	k->row.ictx_id = ictx_id;
+	comm_of(owner, k->comm, sizeof(k->comm));
+	return k;
+}
+
+/* Read the maps: keep and forget VMs that went away, or (final) all */
+static void harvest(struct viommu_bpf *vb, bool final)
+{
+	struct vm_row *rows;
+	int n = viommu_bpf_read_vms(vb, &rows);
+
+	for (int i = 0; i < n; i++) {
+		struct kept_vm *k = kept_of(rows[i].ictx_id, rows[i].s.owner_tgid);
+		bool gone = !final && viommu_vm_gone(&rows[i].s);
+
+		if (!k)
+			break;
+		if (final || gone)
+			viommu_vm_stats_add(&k->row.s, &rows[i].s);
+		if (gone)
+			viommu_bpf_forget_vm(vb, rows[i].ictx_id);
+	}
+	free(rows);
+}
+
+static int cmp_kept(const void *a, const void *b)
+{
+	const struct kept_vm *x = a, *y = b;
+
+	return (x->row.ictx_id > y->row.ictx_id) - (x->row.ictx_id < y->row.ictx_id);
+}
+
 static int write_record(struct viommu_bpf *vb, double secs, int status)
 {
 	struct json_object *root = json_object_new_object(), *vms = json_object_new_array();
 	struct json_object *total = json_object_new_object();
 	struct viommu_vm_stats sum = {};
-	struct vm_row *rows;
-	char tmp[4096], comm[VIOMMU_COMM_LEN];
-	int n = viommu_bpf_read_vms(vb, &rows), rc = 0;
+	struct viommu_drops drops;
+	char tmp[4096];
+	int n = 0, rc = 0;
 	FILE *f;
 
+	harvest(vb, true);
+	viommu_bpf_read_drops(vb, &drops);
+	qsort(kept, nr_kept, sizeof(*kept), cmp_kept);
 	json_object_object_add(root, "schema_version", json_object_new_int(VIOMMU_SCHEMA_VERSION));
 	json_object_object_add(root, "type", json_object_new_string(RECORD_TYPE));
 	json_object_object_add(root, "scenario", json_object_new_string(ropts.scenario));
@@ -107,22 +167,28 @@ static int write_record(struct viommu_bpf *vb, double secs, int status)
 		json_object_object_add(root, "command", cmd);
 		json_object_object_add(root, "command_status", json_object_new_int(status));
 	}
-	for (int i = 0; i < n; i++) {
-		struct json_object *o = json_object_new_object();
+	/* updates the programs could not make: a record with drops is short */
+	json_object_object_add(root, "drops", drops_to_json(&drops));
+	for (int i = 0; i < nr_kept; i++) {
+		const struct viommu_vm_stats *s = &kept[i].row.s;
+		struct json_object *o;
 
-		comm_of(rows[i].s.owner_tgid, comm, sizeof(comm));
-		json_object_object_add(o, "vm", json_object_new_int64(rows[i].ictx_id));
-		json_object_object_add(o, "pid", json_object_new_int(rows[i].s.owner_tgid));
-		json_object_object_add(o, "comm", json_object_new_string(comm));
-		if (rows[i].s.kvm_pid)
-			json_object_object_add(o, "kvm_pid", json_object_new_int(rows[i].s.kvm_pid));
-		add_counts(o, &rows[i].s);
-		json_object_object_add(o, "lat", lat_json(&rows[i].s));
+		/* seen only as a name (its figures were dropped) */
+		if (!s->owner_tgid)
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "vm", json_object_new_int64(kept[i].row.ictx_id));
+		json_object_object_add(o, "pid", json_object_new_int(s->owner_tgid));
+		json_object_object_add(o, "comm", json_object_new_string(kept[i].comm));
+		if (s->kvm_pid)
+			json_object_object_add(o, "kvm_pid", json_object_new_int(s->kvm_pid));
+		add_counts(o, s);
+		json_object_object_add(o, "lat", lat_json(s));
 		json_object_array_add(vms, o);
-
-		viommu_vm_stats_add(&sum, &rows[i].s);
+		viommu_vm_stats_add(&sum, s);
+		n++;
 	}
-	json_object_object_add(total, "vms", json_object_new_int(n > 0 ? n : 0));
+	json_object_object_add(total, "vms", json_object_new_int(n));
 	add_counts(total, &sum);
 	json_object_object_add(total, "lat", lat_json(&sum));
 	json_object_object_add(root, "total", total);
@@ -137,11 +203,16 @@ static int write_record(struct viommu_bpf *vb, double secs, int status)
 		unlink(tmp);
 		rc = -1;
 	} else {
-		fprintf(stderr, "viommu record: %d VMs, %llu guest invalidations in %.1f s -> %s\n",
-			n > 0 ? n : 0, (unsigned long long)sum.guest_invals, secs, ropts.output);
+		char dropped[160];
+
+		drops_format(dropped, sizeof(dropped), &drops);
+		fprintf(stderr, "viommu record: %d VMs, %llu guest invalidations in %.1f s, drops %s -> %s\n",
+			n, (unsigned long long)sum.guest_invals, secs, dropped, ropts.output);
 	}
 	json_object_put(root);
-	free(rows);
+	free(kept);
+	kept = NULL;
+	nr_kept = 0;
 	return rc;
 }
 
@@ -153,7 +224,7 @@ int cmd_record(int argc, char **argv)
 	int status = 0, exit_code = 0;
 	struct viommu_bpf *vb;
 	pid_t child = 0;
-	double start;
+	double start, next_harvest;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
@@ -174,9 +245,11 @@ int cmd_record(int argc, char **argv)
 			_exit(127);
 		}
 	}
+	/* every second, keep and forget the VMs that went away */
+	next_harvest = start + 1;
 	while (!exiting) {
 		if (child) {
-			pid_t w = waitpid(child, &status, ropts.duration ? WNOHANG : 0);
+			pid_t w = waitpid(child, &status, WNOHANG);
 
 			if (w == child) {
 				child = 0;
@@ -186,10 +259,11 @@ int cmd_record(int argc, char **argv)
 		}
 		if (ropts.duration && monotonic_s() - start >= ropts.duration)
 			break;
-		if (!child && !ropts.duration)
-			pause();
-		else if (ropts.duration)
-			usleep(50000);
+		if (monotonic_s() >= next_harvest) {
+			harvest(vb, false);
+			next_harvest = monotonic_s() + 1;
+		}
+		usleep(50000);
 	}
 	if (child) {
 		/* Interrupted or out of time: stop the command, keep the record */

@@ -382,7 +382,8 @@ int cmd_top(int argc, char **argv)
 		struct vm_row *vms = NULL;
 		int nvm, nvr, nrows = 0;
 		struct json_object *jvms = NULL;
-		char line[256], stamp[32];
+		char line[256], stamp[32], dropped[160];
+		struct viommu_drops drops;
 		time_t wall;
 
 		wait_interval(last + opts.interval, screen);
@@ -391,6 +392,8 @@ int cmd_top(int argc, char **argv)
 		t = monotonic_s();
 		nvm = viommu_bpf_read_vms(vb, &vms);
 		nvr = viommu_bpf_read_viommus(vb, &vr);
+		viommu_bpf_read_drops(vb, &drops);
+		drops_format(dropped, sizeof(dropped), &drops);
 		rows = calloc((nvm > 0 ? nvm : 0) + start_snap.nr_ctxs + 1, sizeof(*rows));
 		for (int i = 0; rows && i < nvm; i++) {
 			struct vm_state *st = state_of(vms[i].ictx_id, vms[i].s.owner_tgid);
@@ -435,8 +438,8 @@ int cmd_top(int argc, char **argv)
 		strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&wall));
 		if (screen) {
 			erase();
-			mvprintw(0, 0, "viommu top - %s  VMs: %d  interval %.1fs  sort: %s  (q quit, s sort)",
-				 stamp, nrows, opts.interval, sort_names[opts.sort]);
+			mvprintw(0, 0, "viommu top - %s  VMs: %d  interval %.1fs  sort: %s  drops: %s  (q quit, s sort)",
+				 stamp, nrows, opts.interval, sort_names[opts.sort], dropped);
 			snprintf(line, sizeof(line), HEADER_FMT, "VM", "PID", "COMM", "KVM",
 				 "VIOM", "VMIDS", "INV/s", "P50us", "P99us", "MAXus", "S2/s",
 				 "FANOUT", "FLT/s", "LOST");
@@ -446,7 +449,7 @@ int cmd_top(int argc, char **argv)
 		} else if (common.json) {
 			jvms = json_object_new_array();
 		} else {
-			printf("\n%s\n", stamp);
+			printf("\n%s  drops: %s\n", stamp, dropped);
 			printf(HEADER_FMT, "VM", "PID", "COMM", "KVM", "VIOM", "VMIDS",
 			       "INV/s", "P50us", "P99us", "MAXus", "S2/s", "FANOUT",
 			       "FLT/s", "LOST");
@@ -469,6 +472,7 @@ int cmd_top(int argc, char **argv)
 			json_object_object_add(o, "type", json_object_new_string("viommu-top"));
 			json_object_object_add(o, "ts_unix_ms", json_object_new_int64((int64_t)wall * 1000));
 			json_object_object_add(o, "interval_s", json_object_new_double(t - last));
+			json_object_object_add(o, "drops", drops_to_json(&drops));
 			json_object_object_add(o, "vms", jvms);
 			json_emit(o);
 			json_object_put(o);

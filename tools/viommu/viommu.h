@@ -32,7 +32,12 @@ struct common_opts {
 	bool json;		/* --json */
 	bool ms;		/* -m: milliseconds */
 	bool per_viommu;	/* count guest invalidations per vIOMMU too */
+	unsigned int max_vms;	/* --max-vms: map sizes, 0 = default */
 };
+
+/* Map sizes: VMs, and vIOMMUs (and pending faults) per VM on average */
+#define VIOMMU_DEFAULT_MAX_VMS	4096
+#define VIOMMU_PER_VM		4
 
 extern struct common_opts common;
 extern volatile sig_atomic_t exiting;
@@ -41,6 +46,7 @@ extern volatile sig_atomic_t exiting;
 #define OPT_VM		0x1000
 #define OPT_JSON	0x1001
 #define OPT_PER_VIOMMU	0x1002
+#define OPT_MAX_VMS	0x1003
 extern const struct argp common_argp;
 int parse_interval_count(struct argp_state *state, const char *arg,
 			 double *interval, long *count);
@@ -63,6 +69,11 @@ void hist_bucket_bounds_ns(const struct viommu_hist *h, unsigned int b,
 			   double *low_ns, double *high_ns);
 int hist_nr_buckets(void);	/* VIOMMU_HIST_BUCKETS */
 uint64_t hist_bucket_count(const struct viommu_hist *h, int b);
+
+/* Drop reasons' names, and the drops as JSON / one line of text */
+extern const char *const viommu_drop_names[VIOMMU_DROPS];
+struct json_object *drops_to_json(const struct viommu_drops *d);
+void drops_format(char *buf, size_t len, const struct viommu_drops *d);
 
 /* --- snapshot.c: iommufd objects from /proc/PID/fdinfo --- */
 struct snap_object {
@@ -139,6 +150,8 @@ int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows);
 void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id);
 void viommu_bpf_forget_viommu(struct viommu_bpf *vb, const struct viommu_row *row);
 uint64_t viommu_bpf_events_lost(struct viommu_bpf *vb);
+int viommu_bpf_read_drops(struct viommu_bpf *vb, struct viommu_drops *out);
+bool viommu_vm_gone(const struct viommu_vm_stats *s);
 /* What trace and topo --watch ask of the ring buffer */
 struct viommu_events_opts {
 	unsigned int viommu_id;		/* only records of this vIOMMU id, 0 = all */

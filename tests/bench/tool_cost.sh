@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# tool_cost.sh - what viommu top costs on a host with 1, 64 and 1,024 VMs,
+# in the test VM (scripts/vm-run.sh -- tests/bench/tool_cost.sh [VIOMMU]):
+# the tool's resident memory (VmRSS), the memory of its BPF maps as the
+# kernel accounts it (memlock in the fdinfo of each map fd), and its CPU
+# time per 1 s interval (utime + stime over 10 intervals). The VMs are
+# viommu-load's, each with a vIOMMU, invalidations, an S2 unmap and faults
+# done before the tool starts reading, then held idle: the cost is that
+# of the number of VMs, not of an event rate.
+#
+# Prints one line per VM count: "vms N rss_kib R maps_kib M cpu_ms_per_interval C"
+set -uo pipefail
+. "$(dirname "$0")/../lib/tap.sh"	# wait_until, stop_tracer
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+viommu=${1:-$repo/build/viommu}
+load=$repo/build/viommu-load
+counts=${TOOL_COST_VMS:-1 64 1024}
+intervals=10
+tmp=$(mktemp -d)
+loadpid= top=
+trap '[ -z "$top" ] || kill -KILL $top; [ -z "$loadpid" ] || { pkill -KILL -P $loadpid; kill -KILL $loadpid; } 2>/dev/null; rm -rf "$tmp"' EXIT
+
+vm_lines() { [ "$(grep -c '^vm ' "$1" 2>/dev/null)" -ge "$2" ]; }
+# tables N: the tool has printed N JSON lines
+tables() { [ "$(wc -l < "$tmp/top.out")" -ge "$1" ]; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+maps_kib() {
+	local f sum=0 v
+	for f in /proc/"$1"/fdinfo/*; do
+		v=$(awk '/^map_type:/ { m = 1 } /^memlock:/ { if (m) print $2 }' "$f" 2>/dev/null)
+		[ -n "$v" ] && sum=$((sum + v))
+	done
+	echo $((sum / 1024))
+}
+
+for n in $counts; do
+	"$load" -V "$n" -n 10 -u 1 -F 1 -H 3600 > "$tmp/load" 2>&1 &
+	loadpid=$!
+	# 1,024 VMs under TCG take a while to set up
+	wait_until 1200 vm_lines "$tmp/load" "$n" || { echo "# load of $n VMs not ready"; exit 1; }
+	"$viommu" top -b --json 1 > "$tmp/top.out" 2> "$tmp/top.err" &
+	top=$!
+	# two tables first: the start snapshot and the first reading are behind it
+	wait_until 300 tables 2 || { echo "# top did not report: $(cat "$tmp/top.err")"; exit 1; }
+	t0=$(cpu_ticks $top)
+	wait_until 300 tables $((2 + intervals))
+	t1=$(cpu_ticks $top)
+	rss=$(awk '/^VmRSS:/ { print $2 }' /proc/$top/status)
+	maps=$(maps_kib $top)
+	shown=$(tail -1 "$tmp/top.out" | jq '.vms | length')
+	kill -INT $top; wait $top; top=
+	pkill -P $loadpid; wait $loadpid 2>/dev/null; loadpid=
+	echo "vms $n shown $shown rss_kib $rss maps_kib $maps cpu_ms_per_interval" \
+		"$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v k=$intervals 'BEGIN { printf "%.1f", d * 1000 / hz / k }')"
+done
