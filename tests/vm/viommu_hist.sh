@@ -77,7 +77,7 @@ release_load() {
 	loadpid=
 }
 
-tap_plan 10
+tap_plan 9
 
 # --- a vIOMMU id reused by the kernel's xarray starts afresh ---
 launch reuse lat --per-viommu --json
