@@ -368,6 +368,11 @@ static int map_read_all(int fd, size_t key_size, size_t value_size,
 		if (err)
 			goto fail;
 	}
+	if (!n) {
+		free(k);
+		free(v);
+		k = v = NULL;
+	}
 	*keys = k;
 	*values = v;
 	return n;
