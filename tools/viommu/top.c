@@ -40,7 +40,7 @@ struct top_row {
 	unsigned int vmids[MAX_VIOMMUS_PER_ROW];
 	const char *comm;
 	double inv_rate, entry_rate, s2_rate, fault_rate, fanout;
-	struct viommu_hist inv, s2, fault;
+	struct viommu_hist inv;	/* 2 KiB: the only histogram a row shows */
 	uint64_t lost, errors;
 	const struct viommu_vm_stats *total;
 };
@@ -318,8 +318,6 @@ static void delta(struct top_row *r, const struct viommu_vm_stats *now,
 	r->lost = now->vevents_lost - prev->vevents_lost;
 	r->errors = now->guest_inval_errors - prev->guest_inval_errors;
 	hist_sub(&r->inv, &now->lat[VIOMMU_LAT_GUEST_INVAL], &prev->lat[VIOMMU_LAT_GUEST_INVAL]);
-	hist_sub(&r->s2, &now->lat[VIOMMU_LAT_S2_INVAL], &prev->lat[VIOMMU_LAT_S2_INVAL]);
-	hist_sub(&r->fault, &now->lat[VIOMMU_LAT_FAULT], &prev->lat[VIOMMU_LAT_FAULT]);
 }
 
 /* Wait for the interval; on the screen, keys: q quits, s changes the sort */
