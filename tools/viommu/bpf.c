@@ -383,6 +383,78 @@ fail:
 	return err;
 }
 
+/*
+ * fn(key, value, ctx) for every entry of a hash map, read with batch
+ * lookups a chunk at a time, so no second copy of a large map is made.
+ * Returns 0, or -errno (-ENOMEM: fn's status).
+ */
+static int map_for_each(int fd, size_t key_size, size_t value_size,
+			int (*fn)(const void *key, const void *value, void *ctx), void *ctx)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 chunk = 64, count, batch = 0;
+	char *k = NULL, *v = NULL;
+	bool first = true, last = false;
+	int err = 0;
+
+	while (!last) {
+		if (!k) {
+			k = malloc(chunk * key_size);
+			v = malloc(chunk * value_size);
+			if (!k || !v) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		count = chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, k, v, &count, &opts);
+		if (err)
+			err = -errno;
+		first = false;
+		if (err == -ENOSPC) {
+			/* one hash bucket holds more entries than a chunk */
+			free(k);
+			free(v);
+			k = v = NULL;
+			chunk *= 2;
+			continue;
+		}
+		last = err == -ENOENT;
+		if (err && !last)
+			break;
+		err = 0;
+		for (__u32 i = 0; i < count && !err; i++)
+			err = fn(k + i * key_size, v + i * value_size, ctx);
+		if (err)
+			break;
+	}
+	free(k);
+	free(v);
+	return err;
+}
+
+struct vm_rows {
+	struct vm_row *rows;
+	int n, cap;
+};
+
+static int add_vm_row(const void *key, const void *value, void *ctx)
+{
+	struct vm_rows *r = ctx;
+
+	if (r->n == r->cap) {
+		struct vm_row *more = realloc(r->rows, (r->cap = r->cap ? r->cap * 2 : 64) * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		r->rows = more;
+	}
+	r->rows[r->n].ictx_id = *(const __u32 *)key;
+	memcpy(&r->rows[r->n].s, value, sizeof(r->rows[r->n].s));
+	r->n++;
+	return 0;
+}
+
 static int cmp_vm_row(const void *a, const void *b)
 {
 	const struct vm_row *x = a, *y = b;
@@ -393,26 +465,19 @@ static int cmp_vm_row(const void *a, const void *b)
 /* Every VM's counters and histograms, in context id order; returns the number of rows */
 int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows)
 {
-	struct viommu_vm_stats *vals;
-	__u32 *keys;
-	int n;
+	struct vm_rows r = {};
+	int err = map_for_each(bpf_map__fd(vb->skel->maps.vm_stats), sizeof(__u32),
+			       sizeof(struct viommu_vm_stats), add_vm_row, &r);
 
-	*rows = NULL;
-	n = map_read_all(bpf_map__fd(vb->skel->maps.vm_stats), sizeof(*keys),
-			 sizeof(*vals), (void **)&keys, (void **)&vals);
-	if (n <= 0)
-		return n;
-	*rows = calloc(n, sizeof(**rows));
-	if (*rows) {
-		for (int i = 0; i < n; i++) {
-			(*rows)[i].ictx_id = keys[i];
-			(*rows)[i].s = vals[i];
-		}
-		qsort(*rows, n, sizeof(**rows), cmp_vm_row);
+	if (err) {
+		free(r.rows);
+		*rows = NULL;
+		return err;
 	}
-	free(keys);
-	free(vals);
-	return *rows ? n : -ENOMEM;
+	if (r.n)
+		qsort(r.rows, r.n, sizeof(*r.rows), cmp_vm_row);
+	*rows = r.rows;
+	return r.n;
 }
 
 static int cmp_key(const void *a, const void *b)
