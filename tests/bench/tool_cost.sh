@@ -6,11 +6,12 @@
 # the tool's resident memory (VmRSS), the memory of its BPF maps as the
 # kernel accounts it (memlock in the fdinfo of each map fd), and its CPU
 # time per 1 s interval (utime + stime over 10 intervals). The VMs are
-# viommu-load's, each with a vIOMMU, invalidations, an S2 unmap and faults
-# done before the tool starts reading, then held idle: the cost is that
-# of the number of VMs, not of an event rate.
+# viommu-load's, started once the tool is attached, each with a vIOMMU,
+# invalidations, an S2 unmap and a fault, then held idle: every VM is in
+# the maps, and the cost is that of the number of VMs, not of an event rate.
 #
-# Prints one line per VM count: "vms N rss_kib R maps_kib M cpu_ms_per_interval C"
+# Prints one line per VM count: "vms N shown S rss_kib R maps_kib M
+# cpu_ms_per_interval C", S the VMs top showed with their invalidations.
 set -uo pipefail
 . "$(dirname "$0")/../lib/tap.sh"	# wait_until, stop_tracer
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,20 +37,23 @@ maps_kib() {
 }
 
 for n in $counts; do
+	"$viommu" top -b --json 1 > "$tmp/top.out" 2> "$tmp/top.err" &
+	top=$!
+	# attached once it has printed a table
+	wait_until 300 tables 1 || { echo "# top did not report: $(cat "$tmp/top.err")"; exit 1; }
 	"$load" -V "$n" -n 10 -u 1 -F 1 -H 3600 > "$tmp/load" 2>&1 &
 	loadpid=$!
 	# 1,024 VMs under TCG take a while to set up
 	wait_until 1200 vm_lines "$tmp/load" "$n" || { echo "# load of $n VMs not ready"; exit 1; }
-	"$viommu" top -b --json 1 > "$tmp/top.out" 2> "$tmp/top.err" &
-	top=$!
-	# two tables first: the start snapshot and the first reading are behind it
-	wait_until 300 tables 2 || { echo "# top did not report: $(cat "$tmp/top.err")"; exit 1; }
+	# from the next table on, every VM is in the maps and idle
+	read -r now < <(wc -l < "$tmp/top.out")
+	wait_until 60 tables $((now + 1))
 	t0=$(cpu_ticks $top)
-	wait_until 300 tables $((2 + intervals))
+	wait_until 300 tables $((now + 1 + intervals))
 	t1=$(cpu_ticks $top)
 	rss=$(awk '/^VmRSS:/ { print $2 }' /proc/$top/status)
 	maps=$(maps_kib $top)
-	shown=$(tail -1 "$tmp/top.out" | jq '.vms | length')
+	shown=$(tail -1 "$tmp/top.out" | jq '[.vms[] | select(.guest_invals_total > 0)] | length')
 	kill -INT $top; wait $top; top=
 	pkill -P $loadpid; wait $loadpid 2>/dev/null; loadpid=
 	echo "vms $n shown $shown rss_kib $rss maps_kib $maps cpu_ms_per_interval" \
