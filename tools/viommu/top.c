@@ -38,7 +38,7 @@ struct top_row {
 	unsigned int ictx_id;
 	int owner, kvm_pid, viommus, nr_vmids;
 	unsigned int vmids[MAX_VIOMMUS_PER_ROW];
-	const char *comm;
+	char comm[VIOMMU_COMM_LEN];	/* a copy: state_of() may move states[] */
 	double inv_rate, entry_rate, s2_rate, fault_rate, fanout;
 	struct viommu_hist inv;	/* 2 KiB: the only histogram a row shows */
 	uint64_t lost, errors;
@@ -402,7 +402,7 @@ int cmd_top(int argc, char **argv)
 			r->ictx_id = vms[i].ictx_id;
 			r->owner = vms[i].s.owner_tgid;
 			r->kvm_pid = vms[i].s.kvm_pid;
-			r->comm = st->comm;
+			snprintf(r->comm, sizeof(r->comm), "%s", st->comm);
 			r->total = &vms[i].s;
 			delta(r, &vms[i].s, &st->prev, t - last);
 			fill_viommus(r, vr, nvr);
@@ -422,7 +422,7 @@ int cmd_top(int argc, char **argv)
 				continue;
 			r->ictx_id = c->ictx_id;
 			r->owner = c->owner_tgid;
-			r->comm = c->comm;
+			snprintf(r->comm, sizeof(r->comm), "%s", c->comm);
 			r->total = &idle_totals;
 			r->fanout = -1;
 			for (int j = 0; j < c->nr_objects; j++)
