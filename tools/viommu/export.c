@@ -115,8 +115,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		opts.max_vms = strtoul(arg, &end, 10);
 		if (errno || *end || end == arg || *arg == '-' || opts.max_vms > 1 << 20)
 			argp_error(state, "invalid --max-vms: %s", arg);
-		/* and the maps are sized for as many (viommu.h) */
-		common.max_vms = opts.max_vms;
 		break;
 	case OPT_PER_VIOMMU:
 		common.per_viommu = true;
