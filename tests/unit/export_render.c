@@ -88,7 +88,8 @@ int main(int argc, char **argv)
 		d.per_viommu = true;
 		d.nr_viommus = 2;
 		d.viommus = viommus;
-		d.drops[EXPORT_DROP_RINGBUF_FULL] = 3;
+		d.drops[VIOMMU_DROP_RINGBUF] = 3;
+		d.drops[VIOMMU_DROP_VM_STATS] = 2;
 	}
 	d.self = (struct export_self){
 		.bpf_run_s = 0.25, .bpf_runs = 1000, .cpu_s = 1.5,

@@ -91,7 +91,12 @@ is "per vIOMMU: vm, viommu, vmid; drops by reason" \
 	"$(grep -E '^(viommu_viommu_guest_invalidations_total|viommu_bpf_drops_total)' "$tmp/text.full")" \
 	'viommu_viommu_guest_invalidations_total{vm="1",viommu="3",vmid="10"} 4
 viommu_viommu_guest_invalidations_total{vm="1",viommu="5",vmid="11"} 3
-viommu_bpf_drops_total{reason="ringbuf_full"} 3'
+viommu_bpf_drops_total{reason="vm_stats"} 2
+viommu_bpf_drops_total{reason="viommu_stats"} 0
+viommu_bpf_drops_total{reason="viommu_lat"} 0
+viommu_bpf_drops_total{reason="fault_starts"} 0
+viommu_bpf_drops_total{reason="task_storage"} 0
+viommu_bpf_drops_total{reason="ringbuf"} 3'
 is "OpenMetrics: counter families without _total, units, # EOF last" \
 	"$(grep -E '^# (TYPE|UNIT) viommu_(guest_invalidations|exporter_cpu_seconds) ' "$tmp/openmetrics.full"; tail -1 "$tmp/openmetrics.full")" \
 	"# TYPE viommu_guest_invalidations counter

@@ -149,7 +149,7 @@ static struct exporter {
 	struct vm_entry *vms;
 	int nr_vms;
 	struct export_self self;
-	uint64_t drops[EXPORT_DROP_REASONS];
+	uint64_t drops[VIOMMU_DROPS];
 } ex;
 
 static bool process_gone(int pid)
@@ -197,10 +197,15 @@ static void vm_entry_init(struct vm_entry *e, const struct vm_row *row,
 	}
 }
 
-/* Drop counters of the BPF side: one read per reason */
+/* Drop counters of the BPF side, every reason of VIOMMU_DROP_REASONS */
 static void read_drops(void)
 {
-	ex.drops[EXPORT_DROP_RINGBUF_FULL] = viommu_bpf_events_lost(ex.vb);
+	struct viommu_drops d;
+
+	if (viommu_bpf_read_drops(ex.vb, &d))
+		return;
+	for (int r = 0; r < VIOMMU_DROPS; r++)
+		ex.drops[r] = d.n[r];
 }
 
 /*

@@ -21,16 +21,6 @@ struct mbuf {
 void mbuf_printf(struct mbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/*
- * Every drop the BPF side counts, by reason (label "reason"). A new
- * counter of the BPF side is one more entry here and one more read in
- * export.c's read_drops().
- */
-enum export_drop_reason {
-	EXPORT_DROP_RINGBUF_FULL,	/* trace records without ring buffer room */
-	EXPORT_DROP_REASONS,
-};
-extern const char *const export_drop_names[EXPORT_DROP_REASONS];
 
 struct export_vm {
 	unsigned int ictx_id;
@@ -66,7 +56,8 @@ struct export_data {
 	bool per_viommu;
 	int nr_viommus;
 	const struct export_viommu *viommus;
-	uint64_t drops[EXPORT_DROP_REASONS];
+	/* every drop the BPF side counts, by reason (VIOMMU_DROP_REASONS) */
+	uint64_t drops[VIOMMU_DROPS];
 	struct export_self self;
 	bool fine_buckets;		/* every bucket of the tool's layout */
 };

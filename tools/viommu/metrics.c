@@ -17,10 +17,6 @@
 #include <strings.h>
 #include "export.h"
 
-const char *const export_drop_names[EXPORT_DROP_REASONS] = {
-	[EXPORT_DROP_RINGBUF_FULL] = "ringbuf_full",
-};
-
 const char *const export_content_types[2] = {
 	[EXPORT_TEXT] = "text/plain; version=0.0.4; charset=utf-8",
 	[EXPORT_OPENMETRICS] = "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -347,9 +343,9 @@ static void render_family(struct mbuf *b, const struct family *f,
 		break;
 	case PER_DROP_REASON:
 		header(b, f, fmt);
-		for (int r = 0; r < EXPORT_DROP_REASONS; r++) {
+		for (int r = 0; r < VIOMMU_DROPS; r++) {
 			snprintf(labels, sizeof(labels), "reason=\"%s\"",
-				 export_drop_names[r]);
+				 viommu_drop_names[r]);
 			sample_u64(b, f, labels, d->drops[r]);
 		}
 		break;
@@ -442,7 +438,7 @@ void metrics_list(FILE *out)
 			f->scope == PER_VIOMMU ? " (with --per-viommu)" : "");
 	}
 	fprintf(out, "\nDrop reasons (`reason`):");
-	for (int r = 0; r < EXPORT_DROP_REASONS; r++)
-		fprintf(out, " `%s`", export_drop_names[r]);
+	for (int r = 0; r < VIOMMU_DROPS; r++)
+		fprintf(out, "%s `%s`", r ? "," : "", viommu_drop_names[r]);
 	fprintf(out, ".\n");
 }
