@@ -328,7 +328,8 @@ int snapshot_take(struct snapshot *snap, int only_pid)
 				scan_pid(snap, atoi(de->d_name));
 		closedir(proc);
 	}
-	qsort(snap->ctxs, snap->nr_ctxs, sizeof(*snap->ctxs), cmp_ctx);
+	if (snap->nr_ctxs)	/* qsort(NULL, 0, ...) is undefined (UBSan) */
+		qsort(snap->ctxs, snap->nr_ctxs, sizeof(*snap->ctxs), cmp_ctx);
 	snapshot_warn_denied(snap);
 	return 0;
 }
