@@ -18,6 +18,14 @@ KTREE  := $(VIOMMU_CACHE)/linux
 KBUILD := $(VIOMMU_CACHE)/build
 OUT    := build
 RESULTS := results
+# The ASan + UBSan build of the tool (make tools SANITIZE=1; test-bins
+# builds it too): the VM suite runs the tool tests with it again (the
+# *_asan suites of tests/vm/run.sh); any report aborts the tool and is
+# written to a file the suite looks for. clang: its UBSan shares ASan's
+# runtime and writes to ASAN_OPTIONS' log_path (GCC's prints to stderr).
+SAN_CC     ?= clang
+SAN_OUT    := $(OUT)/asan
+SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 CC      ?= gcc
 CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
@@ -45,7 +53,7 @@ MOCK_LIB := tools/lib/iommufd_mock.c
 TRACEFS_LIB := tests/vm/lib/tracefs.c
 BENCH_PROGS := $(OUT)/bench/empty_attach $(OUT)/bench/empty_attach.bpf.o
 
-test-bins: $(VM_PROGS) $(OUT)/viommu-load tools $(BENCH_PROGS)
+test-bins: $(VM_PROGS) $(OUT)/viommu-load tools $(SAN_OUT)/viommu $(SAN_OUT)/viommu-top $(BENCH_PROGS)
 
 # The viommu tool: CO-RE BPF programs, so it builds without the patched
 # kernel at hand (its BTF is needed only at run time).
@@ -56,8 +64,14 @@ VIOMMU_SRCS := $(wildcard tools/viommu/*.c)
 VIOMMU_LIBS = $(shell pkg-config --libs libbpf json-c ncursesw libevent 2>/dev/null || \
 		 echo -lbpf -lelf -lz -ljson-c -lncursesw -ltinfo -levent) -lcap -lm
 
+# make tools SANITIZE=1: the tool built with ASan and UBSan into
+# $(SAN_OUT)/ (above; the normal build is left alone).
 .PHONY: tools
+ifeq ($(SANITIZE),1)
+tools: $(SAN_OUT)/viommu $(SAN_OUT)/viommu-top
+else
 tools: $(OUT)/viommu $(OUT)/viommu-top
+endif
 
 $(OUT)/bpf/viommu.bpf.o: bpf/viommu.bpf.c bpf/viommu.h | deps
 	@mkdir -p $(@D)
@@ -69,6 +83,13 @@ $(OUT)/bpf/viommu.skel.h: $(OUT)/bpf/viommu.bpf.o
 $(OUT)/viommu: $(VIOMMU_SRCS) tools/viommu/viommu.h tools/viommu/export.h bpf/viommu.h \
 		$(OUT)/bpf/viommu.skel.h | deps
 	$(CC) $(CFLAGS) -I$(OUT)/bpf -o $@ $(VIOMMU_SRCS) $(VIOMMU_LIBS)
+
+$(SAN_OUT)/viommu: $(VIOMMU_SRCS) tools/viommu/viommu.h bpf/viommu.h $(OUT)/bpf/viommu.skel.h | deps
+	@mkdir -p $(@D)
+	$(SAN_CC) $(CFLAGS) $(SAN_CFLAGS) -I$(OUT)/bpf -o $@ $(VIOMMU_SRCS) $(VIOMMU_LIBS)
+
+$(SAN_OUT)/viommu-top: $(SAN_OUT)/viommu
+	ln -sf viommu $@
 
 # Host unit tests of the tool's pure logic
 VIOMMU_PURE := tools/viommu/hist.c tools/viommu/snapshot.c tools/viommu/compare.c
@@ -83,6 +104,12 @@ $(OUT)/unit/export_render: tests/unit/export_render.c $(EXPORT_PURE) tools/viomm
 		tools/viommu/viommu.h bpf/viommu.h | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(EXPORT_PURE) -ljson-c -lm
+
+# ... and of top's, with the sanitizers on
+$(OUT)/unit/viommu_top: tests/unit/viommu_top.c tools/viommu/cli.c tools/viommu/viommu.h \
+		bpf/viommu.h tests/lib/tap.h | deps
+	@mkdir -p $(@D)
+	$(SAN_CC) $(CFLAGS) $(SAN_CFLAGS) -o $@ $< tools/viommu/cli.c -ljson-c -lm
 
 $(OUT)/viommu-top: $(OUT)/viommu
 	ln -sf viommu $@

@@ -162,6 +162,22 @@ struct {
 	__type(value, struct viommu_hist);
 } viommu_lat SEC(".maps");
 
+/*
+ * The VMM's name per VM, taken in the VMM when the VM is first seen: a VM
+ * whose VMM exits before the tool reads the maps is still named. Not per
+ * CPU: a static fact.
+ */
+struct vm_comm {
+	char comm[VIOMMU_COMM_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32);
+	__type(value, struct vm_comm);
+} vm_comms SEC(".maps");
+
 /* Zeroed values to insert new entries from: they exceed the BPF stack */
 struct zero_values {
 	struct viommu_vm_stats vm;
@@ -245,6 +261,17 @@ static __always_inline bool wanted(u32 ictx_id, pid_t owner)
 	return true;
 }
 
+/* Remember the VMM's name if this task is in it */
+static __always_inline void vm_comm_put(u32 ictx_id, pid_t owner)
+{
+	struct vm_comm c;
+
+	if (bpf_get_current_pid_tgid() >> 32 != (u32)owner)
+		return;
+	bpf_get_current_comm(c.comm, sizeof(c.comm));
+	bpf_map_update_elem(&vm_comms, &ictx_id, &c, BPF_NOEXIST);
+}
+
 static __always_inline struct viommu_vm_stats *vm_get(u32 ictx_id, pid_t owner)
 {
 	struct viommu_vm_stats *s = bpf_map_lookup_elem(&vm_stats, &ictx_id);
@@ -266,6 +293,7 @@ static __always_inline struct viommu_vm_stats *vm_get(u32 ictx_id, pid_t owner)
 		for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
 			s->lat[k].unit_ns = hist_unit_ns;
 	}
+	vm_comm_put(ictx_id, owner);
 	return s;
 }
 
@@ -476,6 +504,8 @@ static __always_inline int on_viommu(u64 *ctx, bool btf, u32 kind)
 
 	if (!wanted(ictx_id, owner))
 		return 0;
+	if (kind == VIOMMU_EV_VIOMMU_ALLOC)
+		vm_comm_put(ictx_id, owner);
 	s = vm_get(ictx_id, owner);
 	if (s) {
 		if (kvm_pid)

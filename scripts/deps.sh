@@ -16,8 +16,9 @@ packages=(
 	qemu-system-x86
 	# BPF toolchain and tracing
 	clang llvm bpftool bpftrace libbpf-dev pkg-config
-	# tools and selftests
-	libjson-c-dev libncurses-dev libcap-dev
+	# tools and selftests; clang's ASan/UBSan runtime for the sanitizer
+	# build of the tool (make tools SANITIZE=1, unit tests)
+	libjson-c-dev libncurses-dev libcap-dev libclang-rt-14-dev
 	# memory checks of the tool in the unit tests
 	valgrind
 	# man pages checked by the unit tests

@@ -83,6 +83,10 @@ suites() {
 	$each viommu_trace 300 "$here/viommu_trace.sh"
 	$each prometheus_export 450 "$here/prometheus_export.sh"
 	$each viommu_hist 300 "$here/viommu_hist.sh"
+	$each viommu_churn 300 "$here/viommu_churn.sh"
+	# the tool tests again with the ASan + UBSan build (tests/lib/sanitizer.sh)
+	$each viommu_tool_asan 600 env VIOMMU_SANITIZE=1 "$here/viommu_tool.sh"
+	$each viommu_churn_asan 300 env VIOMMU_SANITIZE=1 "$here/viommu_churn.sh"
 }
 
 # shellcheck disable=SC2317 # called through suites()

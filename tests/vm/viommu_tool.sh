@@ -12,6 +12,7 @@
 # up when its output shows it; every wait is bounded and a timeout fails the
 # check. Tools that can share a load watch it together, and start together.
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/sanitizer.sh"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 viommu=${VIOMMU_TOOL:-$repo/build/viommu}
 load=${VIOMMU_LOAD:?path of viommu-load}
@@ -159,7 +160,7 @@ stop() {
 	for n; do st[$n]=${tracer_rc[${pid[$n]}]}; unset "pid[$n]"; done
 }
 
-tap_plan 40
+tap_plan $((40 + san_plan))
 
 # --- top: per-VM totals, VMIDs, KVM pid, while the VMs hold their objects;
 # a second top, stopped with SIGTERM as a service manager does ---
@@ -220,7 +221,7 @@ read_load "$tmp/load"
 # the same time, batch mode from the viommu-top name, once
 TERM=xterm script -qec "$viommu top -n 2 0.5" /dev/null > "$tmp/screen" 2>&1 &
 screen=$!
-"$repo/build/viommu-top" -b -n 1 0.5 > "$tmp/text" 2>&1
+"$(dirname "$viommu")/viommu-top" -b -n 1 0.5 > "$tmp/text" 2>&1
 rc=$?
 wait $screen
 rcs=$?
@@ -399,4 +400,5 @@ setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
 rc=$?
 grep -q 'CAP_BPF and CAP_PERFMON' "$tmp/err"
 is "not root: exit 1, saying which capabilities" "$rc $?" "1 0"
+san_done
 tap_done

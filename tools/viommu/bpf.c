@@ -618,12 +618,30 @@ bool viommu_vm_gone(const struct viommu_vm_stats *s)
 	return s->owner_tgid > 0 && kill(s->owner_tgid, 0) && errno == ESRCH;
 }
 
+/*
+ * The name of a VM's VMM, as the programs took it in the VMM: 0, or
+ * -ENOENT when they did not see it (the VM's first event was in another
+ * process).
+ */
+int viommu_bpf_vm_comm(struct viommu_bpf *vb, unsigned int ictx_id,
+		       char *buf, size_t len)
+{
+	char comm[VIOMMU_COMM_LEN + 1] = "";
+	__u32 id = ictx_id;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(vb->skel->maps.vm_comms), &id, comm))
+		return -ENOENT;
+	snprintf(buf, len, "%s", comm);
+	return 0;
+}
+
 /* Drop a VM that went away, and its vIOMMUs, from the maps */
 void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id)
 {
 	__u32 id = ictx_id;
 
 	bpf_map_delete_elem(bpf_map__fd(vb->skel->maps.vm_stats), &id);
+	bpf_map_delete_elem(bpf_map__fd(vb->skel->maps.vm_comms), &id);
 	forget_keys(bpf_map__fd(vb->skel->maps.viommu_stats), sizeof(struct viommu_key),
 		    offsetof(struct viommu_key, ictx_id), ictx_id);
 	forget_keys(bpf_map__fd(vb->skel->maps.viommu_lat), sizeof(struct viommu_lat_key),

@@ -38,9 +38,9 @@ struct top_row {
 	unsigned int ictx_id;
 	int owner, kvm_pid, viommus, nr_vmids;
 	unsigned int vmids[MAX_VIOMMUS_PER_ROW];
-	char comm[VIOMMU_COMM_LEN];	/* a copy: state_of() may move states[] */
+	char comm[VIOMMU_COMM_LEN];	/* a copy: states[] moves as it grows */
 	double inv_rate, entry_rate, s2_rate, fault_rate, fanout;
-	struct viommu_hist inv;	/* 2 KiB: the only histogram a row shows */
+	struct viommu_hist inv, s2, fault;
 	uint64_t lost, errors;
 	const struct viommu_vm_stats *total;
 };
@@ -108,9 +108,24 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static struct vm_state *state_of(unsigned int ictx_id, int owner)
+static struct vm_state *state_find(unsigned int ictx_id)
 {
+	for (int i = 0; i < nr_states; i++)
+		if (states[i].used && states[i].ictx_id == ictx_id)
+			return &states[i];
+	return NULL;
+}
+
+/*
+ * A VM's state, made when it is first seen. Its name is the VMM's as the
+ * BPF programs took it in the VMM, so a VMM that has exited since is still
+ * named; else the live process's, else the start snapshot's.
+ */
+static struct vm_state *state_of(struct viommu_bpf *vb, unsigned int ictx_id, int owner)
+{
+	const struct snap_ctx *ctx;
 	struct vm_state *st = NULL;
+	char comm[VIOMMU_COMM_LEN];
 
 	for (int i = 0; i < nr_states; i++) {
 		if (states[i].used && states[i].ictx_id == ictx_id)
@@ -131,7 +146,13 @@ static struct vm_state *state_of(unsigned int ictx_id, int owner)
 	memset(st, 0, sizeof(*st));
 	st->used = true;
 	st->ictx_id = ictx_id;
-	comm_of(owner, st->comm, sizeof(st->comm));
+	if (viommu_bpf_vm_comm(vb, ictx_id, comm, sizeof(comm))) {
+		comm_of(owner, comm, sizeof(comm));
+		ctx = snapshot_find(&start_snap, ictx_id);
+		if (!strcmp(comm, "?") && ctx)
+			snprintf(comm, sizeof(comm), "%s", ctx->comm);
+	}
+	name_sanitize(st->comm, sizeof(st->comm), comm);
 	return st;
 }
 
@@ -318,6 +339,8 @@ static void delta(struct top_row *r, const struct viommu_vm_stats *now,
 	r->lost = now->vevents_lost - prev->vevents_lost;
 	r->errors = now->guest_inval_errors - prev->guest_inval_errors;
 	hist_sub(&r->inv, &now->lat[VIOMMU_LAT_GUEST_INVAL], &prev->lat[VIOMMU_LAT_GUEST_INVAL]);
+	hist_sub(&r->s2, &now->lat[VIOMMU_LAT_S2_INVAL], &prev->lat[VIOMMU_LAT_S2_INVAL]);
+	hist_sub(&r->fault, &now->lat[VIOMMU_LAT_FAULT], &prev->lat[VIOMMU_LAT_FAULT]);
 }
 
 /* Wait for the interval; on the screen, keys: q quits, s changes the sort */
@@ -380,8 +403,7 @@ int cmd_top(int argc, char **argv)
 		struct vm_row *vms = NULL;
 		int nvm, nvr, nrows = 0;
 		struct json_object *jvms = NULL;
-		char line[256], stamp[32], dropped[160];
-		struct viommu_drops drops;
+		char line[256], stamp[32];
 		time_t wall;
 
 		wait_interval(last + opts.interval, screen);
@@ -390,11 +412,9 @@ int cmd_top(int argc, char **argv)
 		t = monotonic_s();
 		nvm = viommu_bpf_read_vms(vb, &vms);
 		nvr = viommu_bpf_read_viommus(vb, &vr);
-		viommu_bpf_read_drops(vb, &drops);
-		drops_format(dropped, sizeof(dropped), &drops);
 		rows = calloc((nvm > 0 ? nvm : 0) + start_snap.nr_ctxs + 1, sizeof(*rows));
 		for (int i = 0; rows && i < nvm; i++) {
-			struct vm_state *st = state_of(vms[i].ictx_id, vms[i].s.owner_tgid);
+			struct vm_state *st = state_of(vb, vms[i].ictx_id, vms[i].s.owner_tgid);
 			struct top_row *r = &rows[nrows];
 
 			if (!st)
@@ -402,7 +422,7 @@ int cmd_top(int argc, char **argv)
 			r->ictx_id = vms[i].ictx_id;
 			r->owner = vms[i].s.owner_tgid;
 			r->kvm_pid = vms[i].s.kvm_pid;
-			snprintf(r->comm, sizeof(r->comm), "%s", st->comm);
+			memcpy(r->comm, st->comm, sizeof(r->comm));
 			r->total = &vms[i].s;
 			delta(r, &vms[i].s, &st->prev, t - last);
 			fill_viommus(r, vr, nvr);
@@ -422,7 +442,7 @@ int cmd_top(int argc, char **argv)
 				continue;
 			r->ictx_id = c->ictx_id;
 			r->owner = c->owner_tgid;
-			snprintf(r->comm, sizeof(r->comm), "%s", c->comm);
+			name_sanitize(r->comm, sizeof(r->comm), c->comm);
 			r->total = &idle_totals;
 			r->fanout = -1;
 			for (int j = 0; j < c->nr_objects; j++)
@@ -436,8 +456,8 @@ int cmd_top(int argc, char **argv)
 		strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&wall));
 		if (screen) {
 			erase();
-			mvprintw(0, 0, "viommu top - %s  VMs: %d  interval %.1fs  sort: %s  drops: %s  (q quit, s sort)",
-				 stamp, nrows, opts.interval, sort_names[opts.sort], dropped);
+			mvprintw(0, 0, "viommu top - %s  VMs: %d  interval %.1fs  sort: %s  (q quit, s sort)",
+				 stamp, nrows, opts.interval, sort_names[opts.sort]);
 			snprintf(line, sizeof(line), HEADER_FMT, "VM", "PID", "COMM", "KVM",
 				 "VIOM", "VMIDS", "INV/s", "P50us", "P99us", "MAXus", "S2/s",
 				 "FANOUT", "FLT/s", "LOST");
@@ -447,7 +467,7 @@ int cmd_top(int argc, char **argv)
 		} else if (common.json) {
 			jvms = json_object_new_array();
 		} else {
-			printf("\n%s  drops: %s\n", stamp, dropped);
+			printf("\n%s\n", stamp);
 			printf(HEADER_FMT, "VM", "PID", "COMM", "KVM", "VIOM", "VMIDS",
 			       "INV/s", "P50us", "P99us", "MAXus", "S2/s", "FANOUT",
 			       "FLT/s", "LOST");
@@ -470,7 +490,6 @@ int cmd_top(int argc, char **argv)
 			json_object_object_add(o, "type", json_object_new_string("viommu-top"));
 			json_object_object_add(o, "ts_unix_ms", json_object_new_int64((int64_t)wall * 1000));
 			json_object_object_add(o, "interval_s", json_object_new_double(t - last));
-			json_object_object_add(o, "drops", drops_to_json(&drops));
 			json_object_object_add(o, "vms", jvms);
 			json_emit(o);
 			json_object_put(o);
@@ -486,10 +505,14 @@ int cmd_top(int argc, char **argv)
 		for (int i = 0; i < nrows; i++) {
 			struct top_row *r = &rows[i];
 
+			struct vm_state *st;
+
 			if (!r->inv_rate && !r->s2_rate && !r->fault_rate && !r->viommus &&
 			    process_gone(r->owner)) {
 				viommu_bpf_forget_vm(vb, r->ictx_id);
-				state_of(r->ictx_id, 0)->used = false;
+				st = state_find(r->ictx_id);
+				if (st)
+					st->used = false;
 			}
 		}
 		free(rows);

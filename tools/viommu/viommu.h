@@ -149,6 +149,8 @@ int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows);
 int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows);
 void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id);
 void viommu_bpf_forget_viommu(struct viommu_bpf *vb, const struct viommu_row *row);
+int viommu_bpf_vm_comm(struct viommu_bpf *vb, unsigned int ictx_id,
+		       char *buf, size_t len);
 uint64_t viommu_bpf_events_lost(struct viommu_bpf *vb);
 int viommu_bpf_read_drops(struct viommu_bpf *vb, struct viommu_drops *out);
 bool viommu_vm_gone(const struct viommu_vm_stats *s);
@@ -199,9 +201,14 @@ int compare_records(struct json_object *base, struct json_object *new,
 
 extern const char *const lat_kind_names[VIOMMU_LAT_KINDS];
 
+/* --- cli.c: shared by the commands --- */
 /* JSON output: one object per line, flushed */
 void json_emit(struct json_object *obj);
 /* CLOCK_MONOTONIC in seconds */
 double monotonic_s(void);
+/* CLOCK_REALTIME in milliseconds since the epoch */
+int64_t realtime_ms(void);
+/* a task's comm made printable and valid UTF-8 */
+void name_sanitize(char *dst, size_t len, const char *src);
 
 #endif /* VIOMMU_TOOL_H */
