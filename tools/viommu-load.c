@@ -48,6 +48,8 @@ static struct plan {
 	double duration;	/* invalidate for this long instead of a count */
 	unsigned int delay_us;	/* injected into the mock's invalidations */
 	int slow_vm;		/* only this VM gets the delay, -1 = all */
+	int delay_count;	/* only the first N invalidations, 0 = all */
+	int bad_invals;		/* per vIOMMU, with an unknown vRID: fail */
 } plan = {
 	.vms = 1, .viommus = 1, .invalidations = 100, .entries = 1,
 	.unmaps = 10, .vevents = 0, .iopfs = 0, .vrid_base = 0x100,
@@ -58,8 +60,12 @@ struct vm_viommu {
 	uint32_t id, vmid, vdev, nested, veventq;
 	struct mock_dev dev;
 	int veventq_fd;
-	unsigned long invalidations, entries, vevents, iopfs;
+	unsigned long invalidations, entries, vevents, iopfs, inval_errors;
 };
+
+/* SIGINT/SIGTERM: stop the work, report what was done, tear down, exit 0 */
+static volatile sig_atomic_t stopping;
+static pid_t vm_pids[1024];
 
 static const char doc[] =
 "viommu-load: drive iommufd vIOMMUs of N VMs through the mock driver.\n"
@@ -69,7 +75,10 @@ static const char doc[] =
 "  viommu-load -V 4 -i 2 -n 1000    # 4 VMs x 2 vIOMMUs, 1000 invalidations each\n"
 "  viommu-load -V 2 --kvm -E 5 -F 3 # VMs with KVM, vEVENTs and IO page faults\n"
 "  viommu-load --hold 10            # keep the objects 10 s (for viommu topo)\n"
-"  viommu-load -V 4 -d 10 -r 500 -D 2000 -s 1   # VM 1's IOMMU 2 ms slower";
+"  viommu-load -V 4 -d 10 -r 500 -D 2000 -s 1   # VM 1's IOMMU 2 ms slower\n"
+"\n"
+"SIGINT or SIGTERM stops the work early: each VM reports what it did and\n"
+"exits 0, as when its plan is done.";
 
 static const struct argp_option options[] = {
 	{ "vms", 'V', "N", 0, "Number of VMs (processes), default 1" },
@@ -87,6 +96,8 @@ static const struct argp_option options[] = {
 	{ "duration", 'd', "SECS", 0, "Invalidate for SECS seconds instead of -n times" },
 	{ "delay-us", 'D', "US", 0, "Make the mock sleep US in every invalidation (max 1000000)" },
 	{ "slow-vm", 's', "N", 0, "Only VM N gets --delay-us (default: every VM)" },
+	{ "delay-count", 'c', "N", 0, "Only the first N invalidations of each vIOMMU get --delay-us" },
+	{ "bad-invals", 'x', "N", 0, "Then N invalidations per vIOMMU with an unknown vRID, which fail" },
 	{},
 };
 
@@ -116,6 +127,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 't': plan.threads = parse_int(arg, 1, MAX_THREADS, state); break;
 	case 'D': plan.delay_us = parse_int(arg, 0, 1000000, state); break;
 	case 's': plan.slow_vm = parse_int(arg, 0, 1023, state); break;
+	case 'c': plan.delay_count = parse_int(arg, 0, 100000000, state); break;
+	case 'x': plan.bad_invals = parse_int(arg, 0, 100000000, state); break;
 	case 'd': {
 		char *end;
 
@@ -180,6 +193,7 @@ static int iopf(int fd, int fault_fd, uint32_t idev_id, uint32_t grpid)
 /* One invalidation thread: iterations index, index + threads, ... */
 struct inval_thread {
 	int fd, index, rc;
+	bool delayed;	/* this thread ends the delay after delay_count calls */
 	const struct vm_viommu *v;
 	unsigned long invalidations[MAX_VIOMMUS], entries[MAX_VIOMMUS];
 };
@@ -191,10 +205,15 @@ static void *inval_worker(void *arg)
 	double step = plan.rate ? (double)plan.threads / plan.rate : 0;
 	uint32_t done;
 
-	for (long n = t->index;; n += plan.threads) {
+	for (long n = t->index; !stopping; n += plan.threads) {
 		if (plan.duration > 0 ? now() - start >= plan.duration :
 					n >= plan.invalidations)
 			break;
+		/* the first delay_count calls were slow: the mock is fast again */
+		if (t->delayed && n == plan.delay_count)
+			for (int k = 0; k < plan.viommus; k++)
+				if ((t->rc = mock_viommu_set_inval_delay(t->fd, t->v[k].id, 0)))
+					return NULL;
 		for (int k = 0; k < plan.viommus; k++) {
 			t->rc = mock_viommu_invalidate(t->fd, t->v[k].id,
 						       plan.vrid_base + k,
@@ -219,6 +238,7 @@ static int run_vm(int vm)
 	unsigned long unmaps = 0;
 	double t0, s2_secs, iopf_secs = 0;
 	int fd, fault_fd, kvm_fd = -1, rc;
+	bool delayed;
 	uint64_t iova;
 	void *buf;
 
@@ -257,7 +277,8 @@ static int run_vm(int vm)
 			p->vmid = 0;	/* a kernel without the VMID test op */
 	}
 
-	if (plan.delay_us && (plan.slow_vm < 0 || plan.slow_vm == vm))
+	delayed = plan.delay_us && (plan.slow_vm < 0 || plan.slow_vm == vm);
+	if (delayed)
 		for (int k = 0; k < plan.viommus; k++)
 			if ((rc = mock_viommu_set_inval_delay(fd, v[k].id, plan.delay_us)))
 				die(vm, "IOMMU_TEST_OP_VIOMMU_SET_INVAL_DELAY", rc);
@@ -268,7 +289,9 @@ static int run_vm(int vm)
 		pthread_t tid[MAX_THREADS];
 
 		for (int i = 0; i < plan.threads; i++) {
-			t[i] = (struct inval_thread){ .fd = fd, .index = i, .v = v };
+			t[i] = (struct inval_thread){ .fd = fd, .index = i, .v = v,
+				.delayed = delayed && plan.delay_count &&
+					   i == plan.delay_count % plan.threads };
 			if ((rc = -pthread_create(&tid[i], NULL, inval_worker, &t[i])))
 				die(vm, "pthread_create", rc);
 		}
@@ -282,9 +305,17 @@ static int run_vm(int vm)
 			}
 		}
 	}
+	/* Guest invalidations the mock refuses: an unknown vRID */
+	for (int k = 0; k < plan.viommus; k++)
+		for (int n = 0; n < plan.bad_invals && !stopping; n++) {
+			if (!mock_viommu_invalidate(fd, v[k].id, plan.vrid_base + 0x10000 + k,
+						    1, 0, NULL))
+				die(vm, "IOMMU_HWPT_INVALIDATE with an unknown vRID succeeded", -EINVAL);
+			v[k].inval_errors++;
+		}
 	/* S2 invalidations: each unmap fans out to every vIOMMU's VMID */
 	t0 = now();
-	for (int n = 0; n < plan.unmaps; n++) {
+	for (int n = 0; n < plan.unmaps && !stopping; n++) {
 		iova = 0;
 		if ((rc = mock_ioas_map(fd, ioas, buf, MAP_LEN, &iova)) ||
 		    (rc = mock_ioas_unmap(fd, ioas, iova, MAP_LEN)))
@@ -293,13 +324,13 @@ static int run_vm(int vm)
 	}
 	s2_secs = now() - t0;
 	for (int k = 0; k < plan.viommus; k++) {
-		for (int n = 0; n < plan.vevents; n++) {
+		for (int n = 0; n < plan.vevents && !stopping; n++) {
 			if ((rc = mock_trigger_vevent(fd, v[k].dev.idev_id)))
 				die(vm, "vEVENT", rc);
 			v[k].vevents++;
 		}
 		t0 = now();
-		for (int n = 0; n < plan.iopfs; n++) {
+		for (int n = 0; n < plan.iopfs && !stopping; n++) {
 			if ((rc = iopf(fd, fault_fd, v[k].dev.idev_id, n & 0x1ff)))
 				die(vm, "IO page fault", rc);
 			v[k].iopfs++;
@@ -310,12 +341,12 @@ static int run_vm(int vm)
 	for (int k = 0; k < plan.viommus; k++)
 		printf("viommu vm=%d pid=%d viommu=%u vmid=%u vrid=0x%x dev=%u "
 		       "invalidations=%lu entries=%lu vevents=%lu "
-		       "vevents_lost=%lu iopfs=%lu\n",
+		       "vevents_lost=%lu iopfs=%lu inval_errors=%lu\n",
 		       vm, getpid(), v[k].id, v[k].vmid, plan.vrid_base + k,
 		       v[k].dev.idev_id, v[k].invalidations, v[k].entries,
 		       v[k].vevents,
 		       v[k].vevents > VEVENTQ_DEPTH ? v[k].vevents - VEVENTQ_DEPTH : 0,
-		       v[k].iopfs);
+		       v[k].iopfs, v[k].inval_errors);
 	/* Phase times let a benchmark divide by the events it caused */
 	printf("vm vm=%d pid=%d kvm=%d viommus=%d s2=%u s2_unmaps=%lu delay_us=%u "
 	       "s2_ns=%.0f iopf_ns=%.0f\n",
@@ -323,7 +354,7 @@ static int run_vm(int vm)
 	       plan.slow_vm < 0 || plan.slow_vm == vm ? plan.delay_us : 0,
 	       s2_secs * 1e9, iopf_secs * 1e9);
 	fflush(stdout);
-	if (plan.hold > 0)
+	if (plan.hold > 0 && !stopping)
 		sleep_until(now() + plan.hold);
 	/* Closing the context destroys every object; then the VM goes */
 	close(fd);
@@ -332,28 +363,61 @@ static int run_vm(int vm)
 	return 0;
 }
 
+/* In a VM: stop. In the parent: pass it on to the VMs, which stop. */
+static void on_stop(int sig)
+{
+	int saved = errno;
+
+	stopping = 1;
+	for (int vm = 0; vm < plan.vms; vm++)
+		if (vm_pids[vm] > 0)
+			kill(vm_pids[vm], sig);
+	errno = saved;
+}
+
 int main(int argc, char **argv)
 {
 	const struct argp argp = { options, parse_opt, NULL, doc };
+	/* SA_RESTART: a read or wait goes on; sleeps end (they always do) */
+	struct sigaction sa = { .sa_handler = on_stop, .sa_flags = SA_RESTART };
+	sigset_t block, old;
 	int failed = 0;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* a VM forgets its siblings; none is signalled before it is known */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
 	for (int vm = 0; vm < plan.vms; vm++) {
-		pid_t pid = fork();
+		pid_t pid;
 
+		sigprocmask(SIG_BLOCK, &block, &old);
+		pid = fork();
+		if (!pid) {
+			memset(vm_pids, 0, sizeof(vm_pids));
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			exit(run_vm(vm));
+		}
+		vm_pids[vm] = pid;
+		if (pid > 0 && stopping)
+			kill(pid, SIGTERM);
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (pid < 0) {
 			perror("viommu-load: fork");
 			return 1;
 		}
-		if (!pid)
-			exit(run_vm(vm));
 	}
 	for (int vm = 0; vm < plan.vms; vm++) {
 		int status;
+		pid_t pid;
 
-		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		while ((pid = wait(&status)) < 0 && errno == EINTR)
+			;
+		if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 			failed++;
 	}
 	if (failed)
