@@ -142,6 +142,9 @@ struct {
 	__type(value, struct viommu_vm_stats);
 } vm_stats SEC(".maps");
 
+/* The reader's interval, for the per-interval maxima (struct viommu_interval_max) */
+__u64 interval_epoch = 1;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -370,6 +373,28 @@ static __always_inline void hist_add(struct viommu_hist *h, u64 ns)
 /* Counters shared by all CPUs */
 #define INC(field)	__sync_fetch_and_add(&(field), 1)
 #define ADD(field, n)	__sync_fetch_and_add(&(field), (n))
+
+static __always_inline void interval_max_add(struct viommu_interval_max *m, u64 ns)
+{
+	u64 epoch = *(volatile u64 *)&interval_epoch;
+	u32 slot = epoch & 1;
+
+	if (m->epoch[slot] != epoch) {
+		m->epoch[slot] = epoch;
+		m->max_ns[slot] = 0;
+	}
+	if (ns > m->max_ns[slot])
+		m->max_ns[slot] = ns;
+}
+
+/* A VM's latency of one kind: its histogram and its interval's maximum */
+static __always_inline void vm_lat_add(struct viommu_vm_stats *s, u32 kind, u64 ns)
+{
+	if (kind >= VIOMMU_LAT_KINDS)
+		return;
+	hist_add(&s->lat[kind], ns);
+	interval_max_add(&s->interval_max[kind], ns);
+}
 
 static __always_inline void start_put(u32 kind, u32 ictx_id, u64 id,
 				      u32 viommu_id)
@@ -667,7 +692,7 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf)
 		if (result)
 			INC(s->guest_inval_errors);
 		if (ns)
-			hist_add(&s->lat[VIOMMU_LAT_GUEST_INVAL], ns);
+			vm_lat_add(s, VIOMMU_LAT_GUEST_INVAL, ns);
 	}
 	/* per vIOMMU only when asked: it doubles the map work per call */
 	if (per_viommu_lat && viommu_id) {
@@ -760,7 +785,7 @@ static __always_inline int on_s2_end(u64 *ctx, bool btf)
 	if (s) {
 		INC(s->s2_invals);
 		if (ns)
-			hist_add(&s->lat[VIOMMU_LAT_S2_INVAL], ns);
+			vm_lat_add(s, VIOMMU_LAT_S2_INVAL, ns);
 	}
 	e = event_new(VIOMMU_EV_S2_INVAL, ictx_id, owner, 0,
 		      READ(btf, parent, common.obj.id));
@@ -861,7 +886,7 @@ static __always_inline int on_fault_response(u64 *ctx, bool btf)
 	if (s) {
 		INC(s->fault_responses);
 		if (ns)
-			hist_add(&s->lat[VIOMMU_LAT_FAULT], ns);
+			vm_lat_add(s, VIOMMU_LAT_FAULT, ns);
 	}
 	e = event_new(VIOMMU_EV_FAULT_RESPONSE, ictx_id, owner, 0,
 		      READ(btf, idev, obj.id));

@@ -95,6 +95,17 @@ struct viommu_hist {
 	X(viommus_destroyed)
 
 /*
+ * The largest latency in the reader's interval: slot (epoch & 1) holds the
+ * maximum of epoch. The reader moves the programs' epoch on at the end of
+ * an interval, then reads the slot of the epoch it closed, which no
+ * program writes any more; the other slot restarts at the next epoch.
+ */
+struct viommu_interval_max {
+	__u64 epoch[2];
+	__u64 max_ns[2];
+};
+
+/*
  * Per VM (iommufd context): one copy shared by all CPUs, updated with
  * atomic adds (as BCC's libbpf-tools do), so its size does not multiply by
  * the number of CPUs. A VM is named by its context id; owner_tgid and
@@ -108,6 +119,7 @@ struct viommu_vm_stats {
 	VIOMMU_VM_COUNTERS(VIOMMU_X_FIELD)
 #undef VIOMMU_X_FIELD
 	struct viommu_hist lat[VIOMMU_LAT_KINDS];
+	struct viommu_interval_max interval_max[VIOMMU_LAT_KINDS];
 };
 
 struct viommu_key {

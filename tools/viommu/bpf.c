@@ -315,8 +315,42 @@ void viommu_vm_stats_add(struct viommu_vm_stats *d, const struct viommu_vm_stats
 #define ADD_COUNTER(name) d->name += s->name;
 	VIOMMU_VM_COUNTERS(ADD_COUNTER)
 #undef ADD_COUNTER
-	for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
+	for (int k = 0; k < VIOMMU_LAT_KINDS; k++) {
 		hist_merge(&d->lat[k], &s->lat[k]);
+		/* per slot: the newest epoch's maximum over the copies */
+		for (int i = 0; i < 2; i++) {
+			struct viommu_interval_max *dm = &d->interval_max[k];
+			const struct viommu_interval_max *sm = &s->interval_max[k];
+
+			if (sm->epoch[i] > dm->epoch[i]) {
+				dm->epoch[i] = sm->epoch[i];
+				dm->max_ns[i] = sm->max_ns[i];
+			} else if (sm->epoch[i] == dm->epoch[i] && sm->max_ns[i] > dm->max_ns[i]) {
+				dm->max_ns[i] = sm->max_ns[i];
+			}
+		}
+	}
+}
+
+/*
+ * End the programs' current interval for the per-interval maxima; returns
+ * its epoch, whose maxima (viommu_interval_max_ns) no program changes now.
+ */
+uint64_t viommu_bpf_end_interval(struct viommu_bpf *vb)
+{
+	uint64_t epoch = vb->skel->data->interval_epoch;
+
+	__atomic_store_n(&vb->skel->data->interval_epoch, epoch + 1, __ATOMIC_RELEASE);
+	return epoch;
+}
+
+/* The largest latency of a kind in the closed interval epoch, or 0 if none */
+uint64_t viommu_interval_max_ns(const struct viommu_vm_stats *s, int kind,
+				uint64_t epoch)
+{
+	const struct viommu_interval_max *m = &s->interval_max[kind];
+
+	return m->epoch[epoch & 1] == epoch ? m->max_ns[epoch & 1] : 0;
 }
 
 /*

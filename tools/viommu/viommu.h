@@ -165,6 +165,9 @@ struct viommu_bpf *viommu_bpf_open_events(const struct viommu_events_opts *eo,
 					  struct ring_buffer **rb);
 void viommu_vm_stats_add(struct viommu_vm_stats *d,
 			 const struct viommu_vm_stats *s);
+uint64_t viommu_bpf_end_interval(struct viommu_bpf *vb);
+uint64_t viommu_interval_max_ns(const struct viommu_vm_stats *s, int kind,
+				uint64_t epoch);
 const char *viommu_bpf_attach_mode(struct viommu_bpf *vb);
 int viommu_bpf_prog_stats(struct viommu_bpf *vb, uint64_t *run_ns,
 			  uint64_t *run_cnt);
