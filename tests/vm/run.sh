@@ -84,9 +84,12 @@ suites() {
 	$each prometheus_export 450 "$here/prometheus_export.sh"
 	$each viommu_hist 300 "$here/viommu_hist.sh"
 	$each viommu_churn 300 "$here/viommu_churn.sh"
+	$each viommu_top 300 "$here/viommu_top.sh"
+	$each demo 300 "$here/demo.sh"
 	# the tool tests again with the ASan + UBSan build (tests/lib/sanitizer.sh)
 	$each viommu_tool_asan 600 env VIOMMU_SANITIZE=1 "$here/viommu_tool.sh"
 	$each viommu_churn_asan 300 env VIOMMU_SANITIZE=1 "$here/viommu_churn.sh"
+	$each viommu_top_asan 300 env VIOMMU_SANITIZE=1 "$here/viommu_top.sh"
 }
 
 # shellcheck disable=SC2317 # called through suites()

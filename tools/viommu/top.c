@@ -3,34 +3,48 @@
  * top.c - viommu top: one row per VM, refreshed every interval. Counters
  * are summed in the kernel; this reads the maps once per interval, so its
  * cost does not grow with the event rate.
+ *
+ * One interval is collected into a frame (collect_frame), which one of the
+ * outputs prints: the curses screen, the batch table, JSON, the log lines
+ * or CSV. Intervals run on a fixed schedule (absolute sleeps), so a slow
+ * read does not push every later interval back.
  */
 #include <errno.h>
 #include <ncurses.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include "viommu.h"
 
-#define MAX_VMIDS_SHOWN	8
+#define MAX_VMIDS_SHOWN		8
 #define MAX_VIOMMUS_PER_ROW	64
+#define LOG_HEADER_EVERY	20	/* log mode repeats its header, as kvm_stat -l */
+#define OPT_CSV			0x1100
 
 enum sort_key { SORT_INVALS, SORT_P99, SORT_S2, SORT_FAULTS, SORT_VM, SORT_KEYS };
 static const char *const sort_names[SORT_KEYS] = { "inv", "p99", "s2", "faults", "vm" };
 
-static struct top_opts {
+enum top_output { OUT_SCREEN, OUT_BATCH, OUT_JSON, OUT_LOG, OUT_CSV };
+
+/* The command's options, passed to whatever needs them */
+struct top_params {
 	double interval;
 	long count;
-	bool batch;
+	bool batch, log, csv;
+	bool per_viommu;	/* a row per vIOMMU under each VM's */
 	enum sort_key sort;
-} opts = { .interval = 1.0 };
+	enum top_output output;
+};
 
-struct vm_state {
-	unsigned int ictx_id;
-	struct viommu_vm_stats prev;
-	char comm[VIOMMU_COMM_LEN];
-	bool used;
+/* A vIOMMU of a VM in one interval: the drill-down */
+struct viommu_line {
+	unsigned int ictx_id, id, vmid;
+	uint64_t invals, lost;
+	double inv_rate;
+	struct viommu_hist inv;
 };
 
 /* One row of the table, for one interval */
@@ -39,22 +53,69 @@ struct top_row {
 	int owner, kvm_pid, viommus, nr_vmids;
 	unsigned int vmids[MAX_VIOMMUS_PER_ROW];
 	char comm[VIOMMU_COMM_LEN];	/* a copy: states[] moves as it grows */
-	double inv_rate, entry_rate, s2_rate, fault_rate, fanout;
+	uint64_t invals, s2_invals, faults, errors, lost;	/* in the interval */
+	double inv_rate, err_rate, entry_rate, s2_rate, fault_rate, fanout;
 	struct viommu_hist inv, s2, fault;
-	uint64_t lost, errors;
-	const struct viommu_vm_stats *total;
+	uint64_t inv_max_ns;	/* the interval's largest, 0 if unknown */
+	struct viommu_vm_stats total;	/* since the tool started */
+	int first_line, nr_lines;	/* its vIOMMUs in frame.lines */
 };
 
-static struct vm_state *states;
-static int nr_states;
-static struct snapshot start_snap;
-static const struct viommu_vm_stats idle_totals;
+/* What the tool itself costs: its BPF programs and its own CPU time */
+struct overhead {
+	bool bpf_known;
+	uint64_t runs;
+	double runs_per_s, ns_per_run, bpf_cpu_pct, tool_cpu_pct;
+};
+
+struct frame {
+	int64_t ts_ms;
+	char stamp[16];
+	double secs;
+	struct top_row *rows;
+	int nrows;
+	struct viommu_line *lines;
+	int nlines;
+	struct overhead ov;
+};
+
+struct vm_state {
+	unsigned int ictx_id;
+	struct viommu_vm_stats prev;
+	char comm[VIOMMU_COMM_LEN];
+	bool used;
+};
+
+/* A vIOMMU's counters at the previous reading */
+struct viommu_prev {
+	struct viommu_key key;
+	uint64_t invals, lost;
+	struct viommu_hist inv;
+};
+
+struct top {
+	const struct top_params *p;
+	struct viommu_bpf *vb;
+	struct snapshot start_snap;
+	struct vm_state *states;
+	int nr_states;
+	struct viommu_prev *vprev;
+	int nr_vprev;
+	double last;		/* time of the previous reading */
+	int stats_fd;		/* bpf_enable_stats(), -1 if refused */
+	uint64_t prog_ns, prog_runs;
+	double cpu_s;
+};
 
 static const struct argp_option options[] = {
 	{ "batch", 'b', NULL, 0, "Batch mode: print tables, no screen", 0 },
 	{ "iterations", 'n', "COUNT", 0, "Stop after COUNT intervals", 0 },
 	{ "delay", 'd', "SECS", 0, "Interval in seconds (default 1)", 0 },
 	{ "sort", 's', "KEY", 0, "Sort by inv (default), p99, s2, faults or vm", 0 },
+	{ "per-viommu", 'x', NULL, 0, "A row per vIOMMU under each VM: VMID, rate, p50/p99 "
+	  "(counts per vIOMMU; always on the screen, where x expands a VM)", 0 },
+	{ "log", 'l', NULL, 0, "Log mode: one line per VM per interval, for long captures", 0 },
+	{ "csv", OPT_CSV, NULL, 0, "CSV: a header, then one line per VM per interval", 0 },
 	{},
 };
 
@@ -63,56 +124,83 @@ static const char doc[] =
 "\n"
 "Columns: VM (iommufd context), PID and COMM of the VMM, KVM (pid that\n"
 "created the KVM VM given at IOMMU_VIOMMU_ALLOC), VIOMMUS, VMIDS, guest\n"
-"invalidations/s with their p50/p99/max latency in us, S2 invalidations/s\n"
-"and their fan-out (per-VMID invalidations per S2 invalidation), IO page\n"
-"faults/s, and vEVENTs lost in the interval.\n"
+"invalidations/s and the failed ones/s (ERR/s), their p50/p99 latency and\n"
+"the interval's maximum in us, S2 invalidations/s and their fan-out\n"
+"(per-VMID invalidations per S2 invalidation), IO page faults/s, and\n"
+"vEVENTs lost in the interval. A line above the table gives the tool's own\n"
+"cost: its BPF programs' runs/s, time per run and CPU share (bpf_stats), and\n"
+"its own CPU share.\n"
+"\n"
+"Screen keys: q quit, s sort, j/k or arrows select, PgUp/PgDn/Home/End\n"
+"scroll, x or Enter expand the selected VM into its vIOMMUs, X all.\n"
 "\n"
 "EXAMPLES:\n"
 "  viommu top                  # full screen, refreshed every second\n"
 "  viommu top -b -n 5          # five tables for a log\n"
+"  viommu top -b -x 2          # with a row per vIOMMU, every 2 s\n"
 "  viommu top -b --json 2 10   # JSON, every 2 s, ten times\n"
+"  viommu top -l 10 > log      # one line per VM every 10 s (kvm_stat -l)\n"
+"  viommu top --csv 1 3600     # an hour of CSV\n"
 "  viommu-top -p 1234 -s p99   # one VMM, sorted by p99 latency";
+
+static struct top_params params = { .interval = 1.0 };
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
+	struct top_params *p = &params;
 	char *end;
 
 	switch (key) {
 	case 'b':
-		opts.batch = true;
+		p->batch = true;
 		break;
 	case 'n':
 		errno = 0;
-		opts.count = strtol(arg, &end, 10);
-		if (errno || *end || opts.count <= 0)
+		p->count = strtol(arg, &end, 10);
+		if (errno || *end || p->count <= 0)
 			argp_error(state, "invalid count: %s", arg);
 		break;
 	case 'd':
 		errno = 0;
-		opts.interval = strtod(arg, &end);
-		if (errno || *end || opts.interval <= 0 || opts.interval > 86400)
+		p->interval = strtod(arg, &end);
+		if (errno || *end || p->interval <= 0 || p->interval > 86400)
 			argp_error(state, "invalid delay: %s", arg);
 		break;
 	case 's':
-		for (opts.sort = 0; opts.sort < SORT_KEYS; opts.sort++)
-			if (!strcmp(arg, sort_names[opts.sort]))
+		for (p->sort = 0; p->sort < SORT_KEYS; p->sort++)
+			if (!strcmp(arg, sort_names[p->sort]))
 				break;
-		if (opts.sort == SORT_KEYS)
+		if (p->sort == SORT_KEYS)
 			argp_error(state, "unknown sort key: %s", arg);
 		break;
+	case 'x':
+		p->per_viommu = true;
+		break;
+	case 'l':
+		p->log = true;
+		break;
+	case OPT_CSV:
+		p->csv = true;
+		break;
 	case ARGP_KEY_ARG:
-		return parse_interval_count(state, arg, &opts.interval, &opts.count);
+		return parse_interval_count(state, arg, &p->interval, &p->count);
+	case ARGP_KEY_END:
+		if (p->log + p->csv + common.json > 1)
+			argp_error(state, "--log, --csv and --json are exclusive: choose one");
+		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
 
-static struct vm_state *state_find(unsigned int ictx_id)
+/* --- collecting one interval --- */
+
+static struct vm_state *state_find(struct top *t, unsigned int ictx_id)
 {
-	for (int i = 0; i < nr_states; i++)
-		if (states[i].used && states[i].ictx_id == ictx_id)
-			return &states[i];
+	for (int i = 0; i < t->nr_states; i++)
+		if (t->states[i].used && t->states[i].ictx_id == ictx_id)
+			return &t->states[i];
 	return NULL;
 }
 
@@ -121,34 +209,33 @@ static struct vm_state *state_find(unsigned int ictx_id)
  * BPF programs took it in the VMM, so a VMM that has exited since is still
  * named; else the live process's, else the start snapshot's.
  */
-static struct vm_state *state_of(struct viommu_bpf *vb, unsigned int ictx_id, int owner)
+static struct vm_state *state_of(struct top *t, unsigned int ictx_id, int owner)
 {
+	struct vm_state *st = state_find(t, ictx_id);
 	const struct snap_ctx *ctx;
-	struct vm_state *st = NULL;
 	char comm[VIOMMU_COMM_LEN];
 
-	for (int i = 0; i < nr_states; i++) {
-		if (states[i].used && states[i].ictx_id == ictx_id)
-			return &states[i];
-		if (!states[i].used && !st)
-			st = &states[i];
-	}
+	if (st)
+		return st;
+	for (int i = 0; i < t->nr_states && !st; i++)
+		if (!t->states[i].used)
+			st = &t->states[i];
 	if (!st) {
-		struct vm_state *more = realloc(states, (nr_states + 16) * sizeof(*more));
+		struct vm_state *more = realloc(t->states, (t->nr_states + 16) * sizeof(*more));
 
 		if (!more)
 			return NULL;
-		memset(more + nr_states, 0, 16 * sizeof(*more));
-		states = more;
-		st = &states[nr_states];
-		nr_states += 16;
+		memset(more + t->nr_states, 0, 16 * sizeof(*more));
+		t->states = more;
+		st = &t->states[t->nr_states];
+		t->nr_states += 16;
 	}
 	memset(st, 0, sizeof(*st));
 	st->used = true;
 	st->ictx_id = ictx_id;
-	if (viommu_bpf_vm_comm(vb, ictx_id, comm, sizeof(comm))) {
+	if (viommu_bpf_vm_comm(t->vb, ictx_id, comm, sizeof(comm))) {
 		comm_of(owner, comm, sizeof(comm));
-		ctx = snapshot_find(&start_snap, ictx_id);
+		ctx = snapshot_find(&t->start_snap, ictx_id);
 		if (!strcmp(comm, "?") && ctx)
 			snprintf(comm, sizeof(comm), "%s", ctx->comm);
 	}
@@ -167,27 +254,79 @@ static void add_vmid(struct top_row *r, unsigned int vmid)
 		r->vmids[r->nr_vmids++] = vmid;
 }
 
-static bool viommu_seen(const struct viommu_row *vr, int n, unsigned int ictx,
-			unsigned int id)
+static int cmp_key(const struct viommu_key *a, const struct viommu_key *b)
 {
-	for (int i = 0; i < n; i++)
-		if (vr[i].key.ictx_id == ictx && vr[i].key.viommu_id == id)
-			return true;
-	return false;
+	if (a->ictx_id != b->ictx_id)
+		return a->ictx_id < b->ictx_id ? -1 : 1;
+	return (a->viommu_id > b->viommu_id) - (a->viommu_id < b->viommu_id);
 }
 
-/* The live vIOMMUs and their VMIDs: those seen at start, then the events */
-static void fill_viommus(struct top_row *r, const struct viommu_row *vr, int nvr)
+static int cmp_viommu_row(const void *a, const void *b)
 {
-	const struct snap_ctx *ctx = snapshot_find(&start_snap, r->ictx_id);
+	return cmp_key(&((const struct viommu_row *)a)->key, &((const struct viommu_row *)b)->key);
+}
 
+static int cmp_viommu_prev(const void *a, const void *b)
+{
+	return cmp_key(&((const struct viommu_prev *)a)->key, &((const struct viommu_prev *)b)->key);
+}
+
+static const struct viommu_row *viommu_find(const struct viommu_row *vr, int n,
+					    unsigned int ictx, unsigned int id)
+{
+	struct viommu_row k = { .key = { .ictx_id = ictx, .viommu_id = id } };
+
+	return n > 0 ? bsearch(&k, vr, n, sizeof(*vr), cmp_viommu_row) : NULL;
+}
+
+static const struct viommu_prev *prev_find(const struct top *t, const struct viommu_key *key)
+{
+	struct viommu_prev k = { .key = *key };
+
+	return t->nr_vprev > 0 ?
+		bsearch(&k, t->vprev, t->nr_vprev, sizeof(k), cmp_viommu_prev) : NULL;
+}
+
+/* One vIOMMU's line of the drill-down */
+static void add_line(struct frame *f, const struct top *t, const struct viommu_row *v,
+		     unsigned int ictx, unsigned int id, unsigned int vmid)
+{
+	struct viommu_line *l = &f->lines[f->nlines++];
+
+	memset(l, 0, sizeof(*l));
+	l->ictx_id = ictx;
+	l->id = id;
+	l->vmid = vmid;
+	if (v) {
+		const struct viommu_prev *p = prev_find(t, &v->key);
+		static const struct viommu_hist none;
+
+		l->invals = v->s.guest_invals - (p ? p->invals : 0);
+		l->lost = v->s.vevents_lost - (p ? p->lost : 0);
+		hist_sub(&l->inv, &v->s.guest_inval, p ? &p->inv : &none);
+	}
+	l->inv_rate = l->invals / f->secs;
+}
+
+/*
+ * The live vIOMMUs and their VMIDs: those seen at start, then the events
+ * (vr sorted by key). With lines, one drill-down line each.
+ */
+static void fill_viommus(struct frame *f, const struct top *t, struct top_row *r,
+			 const struct viommu_row *vr, int nvr, bool lines)
+{
+	const struct snap_ctx *ctx = snapshot_find(&t->start_snap, r->ictx_id);
+
+	r->first_line = f->nlines;
 	for (int i = 0; ctx && i < ctx->nr_objects; i++) {
 		const struct snap_object *o = &ctx->objects[i];
 
-		if (strcmp(o->type, "viommu") || viommu_seen(vr, nvr, r->ictx_id, o->id))
+		if (strcmp(o->type, "viommu") || viommu_find(vr, nvr, r->ictx_id, o->id))
 			continue;
 		r->viommus++;
 		add_vmid(r, o->vmid);
+		if (lines)
+			add_line(f, t, NULL, r->ictx_id, o->id, o->vmid);
 	}
 	for (int i = 0; i < nvr; i++) {
 		unsigned int vmid = vr[i].s.vmid;
@@ -201,16 +340,76 @@ static void fill_viommus(struct top_row *r, const struct viommu_row *vr, int nvr
 			    !strcmp(ctx->objects[j].type, "viommu"))
 				vmid = ctx->objects[j].vmid;
 		add_vmid(r, vmid);
+		if (lines)
+			add_line(f, t, &vr[i], r->ictx_id, vr[i].key.viommu_id, vmid);
 	}
+	r->nr_lines = f->nlines - r->first_line;
 	/* likewise the KVM VM given at an alloc the tool did not see */
 	for (int j = 0; !r->kvm_pid && ctx && j < ctx->nr_objects; j++)
 		if (!strcmp(ctx->objects[j].type, "viommu"))
 			r->kvm_pid = ctx->objects[j].kvm_pid;
 }
 
-static double sort_value(const struct top_row *r)
+static void delta(struct top_row *r, const struct viommu_vm_stats *now,
+		  const struct viommu_vm_stats *prev, double secs, uint64_t epoch)
 {
-	switch (opts.sort) {
+	r->invals = now->guest_invals - prev->guest_invals;
+	r->s2_invals = now->s2_invals - prev->s2_invals;
+	r->faults = now->faults - prev->faults;
+	r->errors = now->guest_inval_errors - prev->guest_inval_errors;
+	r->lost = now->vevents_lost - prev->vevents_lost;
+	r->inv_rate = r->invals / secs;
+	r->err_rate = r->errors / secs;
+	r->entry_rate = (now->guest_inval_entries - prev->guest_inval_entries) / secs;
+	r->s2_rate = r->s2_invals / secs;
+	r->fault_rate = r->faults / secs;
+	r->fanout = !r->s2_invals ? -1 :
+		(double)(now->vmid_invals - prev->vmid_invals) / r->s2_invals;
+	hist_sub(&r->inv, &now->lat[VIOMMU_LAT_GUEST_INVAL], &prev->lat[VIOMMU_LAT_GUEST_INVAL]);
+	hist_sub(&r->s2, &now->lat[VIOMMU_LAT_S2_INVAL], &prev->lat[VIOMMU_LAT_S2_INVAL]);
+	hist_sub(&r->fault, &now->lat[VIOMMU_LAT_FAULT], &prev->lat[VIOMMU_LAT_FAULT]);
+	/* the interval's own maximum; it also bounds the percentiles */
+	r->inv_max_ns = viommu_interval_max_ns(now, VIOMMU_LAT_GUEST_INVAL, epoch);
+	if (r->inv_max_ns)
+		r->inv.max_ns = r->inv_max_ns;
+}
+
+static bool process_gone(int pid)
+{
+	return pid > 0 && kill(pid, 0) && errno == ESRCH;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The tool's cost in the interval: its programs (bpf_stats) and itself */
+static void measure_overhead(struct top *t, struct overhead *ov, double secs)
+{
+	uint64_t ns, runs;
+	double cpu = cpu_seconds();
+
+	ov->tool_cpu_pct = (cpu - t->cpu_s) / secs * 100;
+	t->cpu_s = cpu;
+	if (t->stats_fd < 0 || viommu_bpf_prog_stats(t->vb, &ns, &runs))
+		return;
+	ov->bpf_known = true;
+	ov->runs = runs - t->prog_runs;
+	ov->runs_per_s = ov->runs / secs;
+	ov->ns_per_run = ov->runs ? (double)(ns - t->prog_ns) / ov->runs : 0;
+	ov->bpf_cpu_pct = (ns - t->prog_ns) / (secs * 1e9) * 100;
+	t->prog_ns = ns;
+	t->prog_runs = runs;
+}
+
+static double sort_value(const struct top_row *r, enum sort_key sort)
+{
+	switch (sort) {
 	case SORT_P99:
 		return r->inv.count ? hist_percentile_us(&r->inv, 99) : -1;
 	case SORT_S2:
@@ -224,28 +423,174 @@ static double sort_value(const struct top_row *r)
 	}
 }
 
+static enum sort_key sort_by;
+
 static int cmp_rows(const void *a, const void *b)
 {
-	double x = sort_value(a), y = sort_value(b);
+	double x = sort_value(a, sort_by), y = sort_value(b, sort_by);
 
 	if (x != y)
 		return x < y ? 1 : -1;
 	return ((const struct top_row *)a)->ictx_id > ((const struct top_row *)b)->ictx_id ? 1 : -1;
 }
 
-static bool process_gone(int pid)
+static void sort_rows(struct frame *f, enum sort_key sort)
 {
-	return pid > 0 && kill(pid, 0) && errno == ESRCH;
+	sort_by = sort;
+	if (f->nrows > 1)
+		qsort(f->rows, f->nrows, sizeof(*f->rows), cmp_rows);
 }
 
-static void fmt_lat(char *buf, size_t len, const struct viommu_hist *h, double pct)
+/* Keep this reading of each vIOMMU for the next interval */
+static void keep_viommus(struct top *t, const struct viommu_row *vr, int nvr)
 {
-	if (!h->count)
+	struct viommu_prev *p = nvr > 0 ? calloc(nvr, sizeof(*p)) : NULL;
+
+	free(t->vprev);
+	t->vprev = p;
+	t->nr_vprev = p ? nvr : 0;
+	for (int i = 0; p && i < nvr; i++) {
+		p[i].key = vr[i].key;
+		p[i].invals = vr[i].s.guest_invals;
+		p[i].lost = vr[i].s.vevents_lost;
+		p[i].inv = vr[i].s.guest_inval;
+	}
+}
+
+/*
+ * Read the maps once and turn the readings into the interval's rows: VMs
+ * with events, then VMs that existed before the tool and have been idle.
+ */
+static int collect_frame(struct top *t, struct frame *f, bool lines)
+{
+	struct viommu_row *vr = NULL;
+	struct vm_row *vms = NULL;
+	uint64_t epoch;
+	int nvm, nvr, nrows_max, nlines_max = 0;
+	double now;
+
+	memset(f, 0, sizeof(*f));
+	/* close the interval for the maxima first: the rows then hold them */
+	epoch = viommu_bpf_end_interval(t->vb);
+	now = monotonic_s();
+	f->secs = now - t->last;
+	t->last = now;
+	f->ts_ms = realtime_ms();
+	{
+		time_t wall = f->ts_ms / 1000;
+
+		strftime(f->stamp, sizeof(f->stamp), "%H:%M:%S", localtime(&wall));
+	}
+	nvm = viommu_bpf_read_vms(t->vb, &vms);
+	nvr = viommu_bpf_read_viommus(t->vb, &vr);
+	if (nvm < 0 || nvr < 0) {
+		free(vms);
+		free(vr);
+		return -ENOMEM;
+	}
+	if (nvr > 1)
+		qsort(vr, nvr, sizeof(*vr), cmp_viommu_row);
+	nrows_max = nvm + t->start_snap.nr_ctxs + 1;
+	if (lines) {
+		nlines_max = nvr + 1;
+		for (int i = 0; i < t->start_snap.nr_ctxs; i++)
+			nlines_max += t->start_snap.ctxs[i].nr_objects;
+	}
+	f->rows = calloc(nrows_max, sizeof(*f->rows));
+	f->lines = calloc(nlines_max + 1, sizeof(*f->lines));
+	if (!f->rows || !f->lines) {
+		free(vms);
+		free(vr);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < nvm; i++) {
+		struct vm_state *st = state_of(t, vms[i].ictx_id, vms[i].s.owner_tgid);
+		struct top_row *r = &f->rows[f->nrows];
+
+		if (!st)
+			continue;
+		r->ictx_id = vms[i].ictx_id;
+		r->owner = vms[i].s.owner_tgid;
+		r->kvm_pid = vms[i].s.kvm_pid;
+		memcpy(r->comm, st->comm, sizeof(r->comm));
+		r->total = vms[i].s;
+		delta(r, &vms[i].s, &st->prev, f->secs, epoch);
+		fill_viommus(f, t, r, vr, nvr, lines);
+		st->prev = vms[i].s;
+		f->nrows++;
+	}
+	for (int i = 0; i < t->start_snap.nr_ctxs; i++) {
+		const struct snap_ctx *c = &t->start_snap.ctxs[i];
+		struct top_row *r = &f->rows[f->nrows];
+		bool listed = false;
+
+		for (int j = 0; j < f->nrows; j++)
+			listed |= f->rows[j].ictx_id == c->ictx_id;
+		if (listed || (common.vm && c->ictx_id != common.vm) ||
+		    process_gone(c->owner_tgid))
+			continue;
+		r->ictx_id = c->ictx_id;
+		r->owner = c->owner_tgid;
+		name_sanitize(r->comm, sizeof(r->comm), c->comm);
+		r->fanout = -1;
+		for (int j = 0; j < c->nr_objects; j++)
+			if (!strcmp(c->objects[j].type, "viommu") && c->objects[j].kvm_pid)
+				r->kvm_pid = c->objects[j].kvm_pid;
+		fill_viommus(f, t, r, vr, nvr, lines);
+		f->nrows++;
+	}
+	measure_overhead(t, &f->ov, f->secs);
+	keep_viommus(t, vr, nvr);
+	free(vms);
+	free(vr);
+	return 0;
+}
+
+/*
+ * A VM whose VMM exited and that did nothing this interval has been shown
+ * for the last time: drop it from the maps and from the tool.
+ */
+static void forget_gone(struct top *t, const struct frame *f)
+{
+	for (int i = 0; i < f->nrows; i++) {
+		const struct top_row *r = &f->rows[i];
+		struct vm_state *st;
+
+		if (r->invals || r->s2_invals || r->faults || r->viommus ||
+		    !process_gone(r->owner))
+			continue;
+		viommu_bpf_forget_vm(t->vb, r->ictx_id);
+		st = state_find(t, r->ictx_id);
+		if (st)
+			st->used = false;
+	}
+}
+
+static void frame_free(struct frame *f)
+{
+	free(f->rows);
+	free(f->lines);
+	memset(f, 0, sizeof(*f));
+}
+
+/* --- text: the table of the screen and of batch mode --- */
+
+static void fmt_us(char *buf, size_t len, double us)
+{
+	if (us < 0)
 		snprintf(buf, len, "-");
-	else if (pct > 100)
-		snprintf(buf, len, "%.0f", h->max_ns / 1000.0);
 	else
-		snprintf(buf, len, "%.0f", hist_percentile_us(h, pct));
+		snprintf(buf, len, "%.0f", us);
+}
+
+static double pct_us(const struct viommu_hist *h, double pct)
+{
+	return h->count ? hist_percentile_us(h, pct) : -1;
+}
+
+static double max_us(const struct top_row *r)
+{
+	return r->inv.count && r->inv_max_ns ? r->inv_max_ns / 1000.0 : -1;
 }
 
 static void fmt_vmids(char *buf, size_t len, const struct top_row *r)
@@ -263,8 +608,16 @@ static void fmt_vmids(char *buf, size_t len, const struct top_row *r)
 		snprintf(buf + off, len - off, ",+%d", r->nr_vmids - MAX_VMIDS_SHOWN);
 }
 
-#define HEADER_FMT "%6s %7s %-12s %7s %4s %-14s %9s %7s %7s %7s %8s %6s %8s %6s\n"
-#define ROW_FMT    "%6u %7d %-12.12s %7s %4d %-14.14s %9.1f %7s %7s %7s %8.1f %6s %8.1f %6lu\n"
+#define HEADER_FMT "%6s %7s %-12s %7s %4s %-14s %9s %6s %7s %7s %7s %8s %6s %8s %6s\n"
+#define ROW_FMT    "%6u %7d %-12.12s %7s %4d %-14.14s %9.1f %6.1f %7s %7s %7s %8.1f %6s %8.1f %6lu\n"
+#define LINE_FMT   "%6s %7s   viommu %-3u %7s %4s %-14u %9.1f %6s %7s %7s %7s %8s %6s %8s %6lu\n"
+
+static void format_header(char *line, size_t len)
+{
+	snprintf(line, len, HEADER_FMT, "VM", "PID", "COMM", "KVM", "VIOM", "VMIDS",
+		 "INV/s", "ERR/s", "P50us", "P99us", "MAXus", "S2/s", "FANOUT",
+		 "FLT/s", "LOST");
+}
 
 static void format_row(char *line, size_t len, const struct top_row *r)
 {
@@ -275,22 +628,165 @@ static void format_row(char *line, size_t len, const struct top_row *r)
 	else
 		snprintf(kvm, sizeof(kvm), "-");
 	fmt_vmids(vmids, sizeof(vmids), r);
-	fmt_lat(p50, sizeof(p50), &r->inv, 50);
-	fmt_lat(p99, sizeof(p99), &r->inv, 99);
-	fmt_lat(max, sizeof(max), &r->inv, 101);
+	fmt_us(p50, sizeof(p50), pct_us(&r->inv, 50));
+	fmt_us(p99, sizeof(p99), pct_us(&r->inv, 99));
+	fmt_us(max, sizeof(max), max_us(r));
 	if (r->fanout >= 0)
 		snprintf(fan, sizeof(fan), "%.1f", r->fanout);
 	else
 		snprintf(fan, sizeof(fan), "-");
 	snprintf(line, len, ROW_FMT, r->ictx_id, r->owner, r->comm, kvm,
-		 r->viommus, vmids, r->inv_rate, p50, p99, max, r->s2_rate, fan,
-		 r->fault_rate, (unsigned long)r->lost);
+		 r->viommus, vmids, r->inv_rate, r->err_rate, p50, p99, max,
+		 r->s2_rate, fan, r->fault_rate, (unsigned long)r->lost);
 }
 
-static struct json_object *row_json(const struct top_row *r)
+/* A vIOMMU under its VM: its id, VMID, rate, p50/p99, vEVENTs lost */
+static void format_line(char *line, size_t len, const struct viommu_line *l)
+{
+	char p50[16], p99[16];
+
+	fmt_us(p50, sizeof(p50), pct_us(&l->inv, 50));
+	fmt_us(p99, sizeof(p99), pct_us(&l->inv, 99));
+	snprintf(line, len, LINE_FMT, "", "", l->id, "", "", l->vmid, l->inv_rate,
+		 "-", p50, p99, "-", "-", "-", "-", (unsigned long)l->lost);
+}
+
+static void format_overhead(char *line, size_t len, const struct overhead *ov)
+{
+	if (ov->bpf_known)
+		snprintf(line, len,
+			 "overhead: BPF %.0f runs/s, %.0f ns/run, %.3f%% CPU; viommu %.2f%% CPU",
+			 ov->runs_per_s, ov->ns_per_run, ov->bpf_cpu_pct,
+			 ov->tool_cpu_pct);
+	else
+		snprintf(line, len,
+			 "overhead: BPF run time unknown (bpf_stats refused); viommu %.2f%% CPU",
+			 ov->tool_cpu_pct);
+}
+
+static void print_batch(const struct frame *f, const struct top_params *p)
+{
+	char line[256];
+
+	printf("\n%s\n", f->stamp);
+	format_overhead(line, sizeof(line), &f->ov);
+	printf("%s\n", line);
+	format_header(line, sizeof(line));
+	fputs(line, stdout);
+	for (int i = 0; i < f->nrows; i++) {
+		format_row(line, sizeof(line), &f->rows[i]);
+		fputs(line, stdout);
+		for (int j = 0; p->per_viommu && j < f->rows[i].nr_lines; j++) {
+			format_line(line, sizeof(line), &f->lines[f->rows[i].first_line + j]);
+			fputs(line, stdout);
+		}
+	}
+	fflush(stdout);
+}
+
+/* --- log mode (kvm_stat -l) and CSV: one line per VM per interval --- */
+
+#define LOG_HEADER_FMT "%-8s %6s %7s %-12s %9s %7s %7s %7s %7s %8s %6s %8s %6s\n"
+#define LOG_ROW_FMT    "%-8s %6u %7d %-12.12s %9.1f %7.1f %7s %7s %7s %8.1f %6s %8.1f %6lu\n"
+
+static void print_log(const struct frame *f, long n)
+{
+	char p50[16], p99[16], max[16], fan[16];
+
+	if (n % LOG_HEADER_EVERY == 0)
+		printf(LOG_HEADER_FMT, "TIME", "VM", "PID", "COMM", "INV/s", "ERR/s",
+		       "P50us", "P99us", "MAXus", "S2/s", "FANOUT", "FLT/s", "LOST");
+	for (int i = 0; i < f->nrows; i++) {
+		const struct top_row *r = &f->rows[i];
+
+		fmt_us(p50, sizeof(p50), pct_us(&r->inv, 50));
+		fmt_us(p99, sizeof(p99), pct_us(&r->inv, 99));
+		fmt_us(max, sizeof(max), max_us(r));
+		if (r->fanout >= 0)
+			snprintf(fan, sizeof(fan), "%.1f", r->fanout);
+		else
+			snprintf(fan, sizeof(fan), "-");
+		printf(LOG_ROW_FMT, f->stamp, r->ictx_id, r->owner, r->comm, r->inv_rate,
+		       r->err_rate, p50, p99, max, r->s2_rate, fan, r->fault_rate,
+		       (unsigned long)r->lost);
+	}
+	fflush(stdout);
+}
+
+static const char csv_header[] =
+	"ts_unix_ms,interval_s,vm,pid,comm,kvm_pid,viommus,guest_invals,guest_invals_per_s,"
+	"guest_inval_errors,guest_inval_lat_us_p50,guest_inval_lat_us_p99,guest_inval_lat_us_max,"
+	"s2_invals,s2_invals_per_s,s2_fanout,faults,faults_per_s,vevents_lost";
+
+/* A CSV field (RFC 4180): quoted when it holds a comma, quote or newline */
+static void csv_string(FILE *out, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+/* A number, or an empty field when there is none */
+static void csv_num(FILE *out, double v, const char *fmt)
+{
+	fputc(',', out);
+	if (v >= 0)
+		fprintf(out, fmt, v);
+}
+
+static void csv_row(FILE *out, int64_t ts_ms, double secs, unsigned int vm, int pid,
+		 const char *comm, int kvm_pid, int viommus, uint64_t invals,
+		 double inv_rate, uint64_t errors, double p50, double p99, double max,
+		 uint64_t s2, double s2_rate, double fanout, uint64_t faults,
+		 double fault_rate, uint64_t lost)
+{
+	fprintf(out, "%lld,%.3f,%u,%d,", (long long)ts_ms, secs, vm, pid);
+	csv_string(out, comm);
+	fputc(',', out);
+	if (kvm_pid)
+		fprintf(out, "%d", kvm_pid);
+	fprintf(out, ",%d,%llu,%.1f,%llu", viommus, (unsigned long long)invals, inv_rate,
+		(unsigned long long)errors);
+	csv_num(out, p50, "%.1f");
+	csv_num(out, p99, "%.1f");
+	csv_num(out, max, "%.1f");
+	fprintf(out, ",%llu,%.1f", (unsigned long long)s2, s2_rate);
+	csv_num(out, fanout, "%.2f");
+	fprintf(out, ",%llu,%.1f,%llu\n", (unsigned long long)faults, fault_rate,
+		(unsigned long long)lost);
+}
+
+static void print_csv(const struct frame *f, long n)
+{
+	if (!n)
+		printf("%s\n", csv_header);
+	for (int i = 0; i < f->nrows; i++) {
+		const struct top_row *r = &f->rows[i];
+
+		csv_row(stdout, f->ts_ms, f->secs, r->ictx_id, r->owner, r->comm,
+			    r->kvm_pid, r->viommus, r->invals, r->inv_rate, r->errors,
+			    pct_us(&r->inv, 50), pct_us(&r->inv, 99), max_us(r),
+			    r->s2_invals, r->s2_rate, r->fanout, r->faults, r->fault_rate,
+			    r->lost);
+	}
+	fflush(stdout);
+}
+
+/* --- JSON: one object per interval --- */
+
+static struct json_object *row_json(const struct frame *f, const struct top_row *r,
+				    bool per_viommu)
 {
 	struct json_object *o = json_object_new_object(), *v = json_object_new_array();
-	const struct viommu_vm_stats *t = r->total;
+	const struct viommu_vm_stats *t = &r->total;
 
 	json_object_object_add(o, "vm", json_object_new_int64(r->ictx_id));
 	json_object_object_add(o, "pid", json_object_new_int(r->owner));
@@ -304,10 +800,12 @@ static struct json_object *row_json(const struct top_row *r)
 	json_object_object_add(o, "guest_invals_per_s", json_object_new_double(r->inv_rate));
 	json_object_object_add(o, "guest_inval_entries_per_s", json_object_new_double(r->entry_rate));
 	if (r->inv.count) {
-		json_object_object_add(o, "guest_inval_lat_us_p50", json_object_new_double(hist_percentile_us(&r->inv, 50)));
-		json_object_object_add(o, "guest_inval_lat_us_p99", json_object_new_double(hist_percentile_us(&r->inv, 99)));
-		json_object_object_add(o, "guest_inval_lat_us_max", json_object_new_double(r->inv.max_ns / 1000.0));
+		json_object_object_add(o, "guest_inval_lat_us_p50", json_object_new_double(pct_us(&r->inv, 50)));
+		json_object_object_add(o, "guest_inval_lat_us_p99", json_object_new_double(pct_us(&r->inv, 99)));
 	}
+	/* the interval's maximum, not the lifetime's */
+	if (max_us(r) >= 0)
+		json_object_object_add(o, "guest_inval_lat_us_max", json_object_new_double(max_us(r)));
 	json_object_object_add(o, "s2_invals_per_s", json_object_new_double(r->s2_rate));
 	if (r->fanout >= 0)
 		json_object_object_add(o, "s2_fanout", json_object_new_double(r->fanout));
@@ -317,214 +815,367 @@ static struct json_object *row_json(const struct top_row *r)
 	/* Totals since the tool started, for logs that outlive the VM */
 	json_object_object_add(o, "guest_invals_total", json_object_new_uint64(t->guest_invals));
 	json_object_object_add(o, "guest_inval_entries_total", json_object_new_uint64(t->guest_inval_entries));
+	json_object_object_add(o, "guest_inval_errors_total", json_object_new_uint64(t->guest_inval_errors));
 	json_object_object_add(o, "s2_invals_total", json_object_new_uint64(t->s2_invals));
 	json_object_object_add(o, "vmid_invals_total", json_object_new_uint64(t->vmid_invals));
 	json_object_object_add(o, "vevents_queued_total", json_object_new_uint64(t->vevents_queued));
 	json_object_object_add(o, "vevents_lost_total", json_object_new_uint64(t->vevents_lost));
 	json_object_object_add(o, "faults_total", json_object_new_uint64(t->faults));
 	json_object_object_add(o, "fault_responses_total", json_object_new_uint64(t->fault_responses));
+	if (per_viommu) {
+		struct json_object *a = json_object_new_array();
+
+		for (int i = 0; i < r->nr_lines; i++) {
+			const struct viommu_line *l = &f->lines[r->first_line + i];
+			struct json_object *j = json_object_new_object();
+
+			json_object_object_add(j, "viommu", json_object_new_int64(l->id));
+			json_object_object_add(j, "vmid", json_object_new_int64(l->vmid));
+			json_object_object_add(j, "guest_invals", json_object_new_uint64(l->invals));
+			json_object_object_add(j, "guest_invals_per_s", json_object_new_double(l->inv_rate));
+			if (l->inv.count) {
+				json_object_object_add(j, "guest_inval_lat_us_p50", json_object_new_double(pct_us(&l->inv, 50)));
+				json_object_object_add(j, "guest_inval_lat_us_p99", json_object_new_double(pct_us(&l->inv, 99)));
+			}
+			json_object_object_add(j, "vevents_lost", json_object_new_uint64(l->lost));
+			json_object_array_add(a, j);
+		}
+		json_object_object_add(o, "viommu_detail", a);
+	}
 	return o;
 }
 
-static void delta(struct top_row *r, const struct viommu_vm_stats *now,
-		  const struct viommu_vm_stats *prev, double secs)
+static void print_json(const struct frame *f, const struct top_params *p)
 {
-	r->inv_rate = (now->guest_invals - prev->guest_invals) / secs;
-	r->entry_rate = (now->guest_inval_entries - prev->guest_inval_entries) / secs;
-	r->s2_rate = (now->s2_invals - prev->s2_invals) / secs;
-	r->fault_rate = (now->faults - prev->faults) / secs;
-	r->fanout = now->s2_invals == prev->s2_invals ? -1 :
-		(double)(now->vmid_invals - prev->vmid_invals) /
-		(now->s2_invals - prev->s2_invals);
-	r->lost = now->vevents_lost - prev->vevents_lost;
-	r->errors = now->guest_inval_errors - prev->guest_inval_errors;
-	hist_sub(&r->inv, &now->lat[VIOMMU_LAT_GUEST_INVAL], &prev->lat[VIOMMU_LAT_GUEST_INVAL]);
-	hist_sub(&r->s2, &now->lat[VIOMMU_LAT_S2_INVAL], &prev->lat[VIOMMU_LAT_S2_INVAL]);
-	hist_sub(&r->fault, &now->lat[VIOMMU_LAT_FAULT], &prev->lat[VIOMMU_LAT_FAULT]);
+	struct json_object *o = json_object_new_object(), *vms = json_object_new_array();
+	struct json_object *ov = json_object_new_object();
+
+	for (int i = 0; i < f->nrows; i++)
+		json_object_array_add(vms, row_json(f, &f->rows[i], p->per_viommu));
+	json_object_object_add(o, "schema_version", json_object_new_int(VIOMMU_SCHEMA_VERSION));
+	json_object_object_add(o, "type", json_object_new_string("viommu-top"));
+	json_object_object_add(o, "ts_unix_ms", json_object_new_int64(f->ts_ms));
+	json_object_object_add(o, "interval_s", json_object_new_double(f->secs));
+	if (f->ov.bpf_known) {
+		json_object_object_add(ov, "bpf_runs", json_object_new_uint64(f->ov.runs));
+		json_object_object_add(ov, "bpf_ns_per_run", json_object_new_double(f->ov.ns_per_run));
+		json_object_object_add(ov, "bpf_cpu_pct", json_object_new_double(f->ov.bpf_cpu_pct));
+	}
+	json_object_object_add(ov, "tool_cpu_pct", json_object_new_double(f->ov.tool_cpu_pct));
+	json_object_object_add(o, "overhead", ov);
+	json_object_object_add(o, "vms", vms);
+	json_emit(o);
+	json_object_put(o);
 }
 
-/* Wait for the interval; on the screen, keys: q quits, s changes the sort */
-static void wait_interval(double until, bool screen)
+/* --- the curses screen: selection, scrolling, drill-down, resize --- */
+
+struct screen {
+	unsigned int selected_vm;	/* stays on its VM across intervals */
+	int first;			/* first table line shown */
+	bool expand_all;
+	unsigned int *expanded;		/* VMs shown with their vIOMMUs */
+	int nr_expanded;
+};
+
+static bool is_expanded(const struct screen *s, unsigned int vm)
+{
+	if (s->expand_all)
+		return true;
+	for (int i = 0; i < s->nr_expanded; i++)
+		if (s->expanded[i] == vm)
+			return true;
+	return false;
+}
+
+static void toggle_expanded(struct screen *s, unsigned int vm)
+{
+	unsigned int *more;
+
+	for (int i = 0; i < s->nr_expanded; i++) {
+		if (s->expanded[i] != vm)
+			continue;
+		s->expanded[i] = s->expanded[--s->nr_expanded];
+		return;
+	}
+	more = realloc(s->expanded, (s->nr_expanded + 1) * sizeof(*more));
+	if (!more)
+		return;
+	s->expanded = more;
+	s->expanded[s->nr_expanded++] = vm;
+}
+
+static int selected_row(const struct screen *s, const struct frame *f)
+{
+	for (int i = 0; i < f->nrows; i++)
+		if (f->rows[i].ictx_id == s->selected_vm)
+			return i;
+	return f->nrows ? 0 : -1;
+}
+
+/* The table's line of row i: rows above it and their expanded vIOMMUs */
+static int line_of_row(const struct screen *s, const struct frame *f, int row)
+{
+	int line = 0;
+
+	for (int i = 0; i < row; i++)
+		line += 1 + (is_expanded(s, f->rows[i].ictx_id) ? f->rows[i].nr_lines : 0);
+	return line;
+}
+
+static void draw_screen(struct screen *s, const struct frame *f, const struct top_params *p,
+			enum sort_key sort)
+{
+	int sel = selected_row(s, f), height = LINES - 3, line = 0, y = 3;
+	char text[256];
+
+	if (sel >= 0)
+		s->selected_vm = f->rows[sel].ictx_id;
+	/* scroll so that the selected row is in view */
+	if (sel >= 0 && height > 0) {
+		int at = line_of_row(s, f, sel);
+
+		if (at < s->first)
+			s->first = at;
+		else if (at >= s->first + height)
+			s->first = at - height + 1;
+	}
+	/* no blank lines below the table when it fits (a taller terminal) */
+	if (height > 0 && s->first > line_of_row(s, f, f->nrows) - height)
+		s->first = line_of_row(s, f, f->nrows) - height;
+	if (s->first < 0)
+		s->first = 0;
+	erase();
+	mvprintw(0, 0, "viommu top - %s  VMs: %d  interval %.1fs  sort: %s  "
+		 "(q quit, s sort, j/k select, x expand)",
+		 f->stamp, f->nrows, p->interval, sort_names[sort]);
+	format_overhead(text, sizeof(text), &f->ov);
+	mvprintw(1, 0, "%s", text);
+	format_header(text, sizeof(text));
+	attron(A_REVERSE);
+	mvprintw(2, 0, "%.*s", COLS, text);
+	attroff(A_REVERSE);
+	for (int i = 0; i < f->nrows && y < LINES; i++) {
+		const struct top_row *r = &f->rows[i];
+
+		if (line++ >= s->first) {
+			format_row(text, sizeof(text), r);
+			if (i == sel)
+				attron(A_BOLD);
+			mvprintw(y++, 0, "%.*s", COLS, text);
+			attroff(A_BOLD);
+		}
+		if (!is_expanded(s, r->ictx_id))
+			continue;
+		for (int j = 0; j < r->nr_lines && y < LINES; j++)
+			if (line++ >= s->first) {
+				format_line(text, sizeof(text), &f->lines[r->first_line + j]);
+				mvprintw(y++, 0, "%.*s", COLS, text);
+			}
+	}
+	refresh();
+}
+
+/*
+ * One key on the screen; returns true if the screen needs drawing again.
+ * The interval schedule is not touched: keys only redraw.
+ */
+static bool screen_key(struct screen *s, const struct frame *f, int key, enum sort_key *sort)
+{
+	int sel = selected_row(s, f), page = LINES - 3 > 1 ? LINES - 3 : 1, to = sel;
+
+	switch (key) {
+	case 'q':
+		exiting = 1;
+		return false;
+	case 's':
+		*sort = (*sort + 1) % SORT_KEYS;
+		sort_rows((struct frame *)f, *sort);
+		return true;
+	case 'j':
+	case KEY_DOWN:
+		to = sel + 1;
+		break;
+	case 'k':
+	case KEY_UP:
+		to = sel - 1;
+		break;
+	case KEY_NPAGE:
+		to = sel + page;
+		break;
+	case KEY_PPAGE:
+		to = sel - page;
+		break;
+	case KEY_HOME:
+	case 'g':
+		to = 0;
+		break;
+	case KEY_END:
+	case 'G':
+		to = f->nrows - 1;
+		break;
+	case 'x':
+	case '\n':
+	case KEY_ENTER:
+		if (sel >= 0)
+			toggle_expanded(s, f->rows[sel].ictx_id);
+		return true;
+	case 'X':
+		s->expand_all = !s->expand_all;
+		return true;
+	case KEY_RESIZE:
+		return true;
+	default:
+		return false;
+	}
+	if (to >= f->nrows)
+		to = f->nrows - 1;
+	if (to < 0)
+		to = 0;
+	if (f->nrows)
+		s->selected_vm = f->rows[to].ictx_id;
+	return true;
+}
+
+/* --- the schedule and the command --- */
+
+/*
+ * Sleep until the absolute time deadline (CLOCK_MONOTONIC seconds). On the
+ * screen, keys are handled meanwhile and redraw the last frame.
+ */
+static void wait_until_deadline(double deadline, struct screen *s, struct frame *f,
+				const struct top_params *p, enum sort_key *sort)
 {
 	while (!exiting) {
-		double left = until - monotonic_s();
+		double left = deadline - monotonic_s();
 
 		if (left <= 0)
 			return;
-		if (!screen) {
-			usleep(left > 0.2 ? 200000 : (useconds_t)(left * 1e6));
+		if (!s) {
+			struct timespec ts = {
+				.tv_sec = (time_t)deadline,
+				.tv_nsec = (long)((deadline - (time_t)deadline) * 1e9),
+			};
+
+			/* EINTR: a signal, then exiting says whether to go on */
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 			continue;
 		}
 		timeout(left > 0.2 ? 200 : (int)(left * 1000) + 1);
-		switch (getch()) {
-		case 'q':
-			exiting = 1;
-			return;
-		case 's':
-			opts.sort = (opts.sort + 1) % SORT_KEYS;
-			return;
-		}
+		if (screen_key(s, f, getch(), sort) && f->rows)
+			draw_screen(s, f, p, *sort);
 	}
+}
+
+/* The next deadline on the grid start + k * interval after now */
+static double next_deadline(double start, double interval, long *k)
+{
+	double now = monotonic_s();
+
+	(*k)++;
+	/* behind by a whole interval or more (a stopped process): skip ahead */
+	if (start + *k * interval < now - interval)
+		*k = (long)((now - start) / interval) + 1;
+	return start + *k * interval;
 }
 
 int cmd_top(int argc, char **argv)
 {
 	const struct argp_child children[] = { { &common_argp, 0, "Common options:", 0 }, {} };
 	const struct argp argp = { options, parse_opt, "[INTERVAL] [COUNT]", doc, children };
-	struct viommu_bpf *vb;
-	double last, t;
-	bool screen;
-	long n = 0;
+	struct top t = { .p = &params, .stats_fd = -1 };
+	struct screen scr = {}, *screen = NULL;
+	struct frame f = {};
+	enum sort_key sort;
+	double start;
+	long n = 0, k = 0;
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
-	vb = viommu_bpf_open(false);
-	if (!vb)
+	if (params.log)
+		params.output = OUT_LOG;
+	else if (params.csv)
+		params.output = OUT_CSV;
+	else if (common.json)
+		params.output = OUT_JSON;
+	else if (params.batch || !isatty(STDOUT_FILENO))
+		params.output = OUT_BATCH;
+	else
+		params.output = OUT_SCREEN;
+	sort = params.sort;
+	/* per-vIOMMU counts: asked for, or for the screen's drill-down */
+	common.per_viommu = params.per_viommu || params.output == OUT_SCREEN;
+	t.vb = viommu_bpf_open(false);
+	if (!t.vb)
 		return 1;
-	if (snapshot_take(&start_snap, common.pid))
+	/* BPF run time and count, as bpftop reads them; on while the fd is open */
+	t.stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (t.stats_fd < 0 && common.verbose)
+		fprintf(stderr, "viommu: bpf_enable_stats: %s: no BPF run time\n",
+			strerror(errno));
+	if (t.stats_fd >= 0)
+		viommu_bpf_prog_stats(t.vb, &t.prog_ns, &t.prog_runs);
+	t.cpu_s = cpu_seconds();
+	if (snapshot_take(&t.start_snap, common.pid))
 		fprintf(stderr, "viommu: cannot read /proc: VMs idle since before the start are not shown\n");
 	else if (common.verbose)
-		fprintf(stderr, "viommu: %d iommufd contexts at start\n", start_snap.nr_ctxs);
-	screen = !opts.batch && !common.json && isatty(STDOUT_FILENO);
-	if (screen) {
+		fprintf(stderr, "viommu: %d iommufd contexts at start\n", t.start_snap.nr_ctxs);
+	if (params.output == OUT_SCREEN) {
+		screen = &scr;
 		initscr();
 		cbreak();
 		noecho();
+		keypad(stdscr, TRUE);
 		curs_set(0);
-	} else if (!common.json) {
+	} else if (params.output == OUT_BATCH) {
+		/* the ready line: attached from here on */
 		printf("Tracing iommufd vIOMMUs (%s)... Hit Ctrl-C to end.\n",
-		       viommu_bpf_attach_mode(vb));
+		       viommu_bpf_attach_mode(t.vb));
 		fflush(stdout);
+	} else {
+		fprintf(stderr, "viommu top: attached (%s)\n", viommu_bpf_attach_mode(t.vb));
 	}
-	last = monotonic_s();
-	while (!exiting && (!opts.count || n < opts.count)) {
-		struct viommu_row *vr = NULL;
-		struct top_row *rows = NULL;
-		struct vm_row *vms = NULL;
-		int nvm, nvr, nrows = 0;
-		struct json_object *jvms = NULL;
-		char line[256], stamp[32];
-		time_t wall;
-
-		wait_interval(last + opts.interval, screen);
+	start = t.last = monotonic_s();
+	while (!exiting && (!params.count || n < params.count)) {
+		wait_until_deadline(next_deadline(start, params.interval, &k), screen, &f,
+				    &params, &sort);
 		if (exiting && n)
 			break;
-		t = monotonic_s();
-		nvm = viommu_bpf_read_vms(vb, &vms);
-		nvr = viommu_bpf_read_viommus(vb, &vr);
-		rows = calloc((nvm > 0 ? nvm : 0) + start_snap.nr_ctxs + 1, sizeof(*rows));
-		for (int i = 0; rows && i < nvm; i++) {
-			struct vm_state *st = state_of(vb, vms[i].ictx_id, vms[i].s.owner_tgid);
-			struct top_row *r = &rows[nrows];
-
-			if (!st)
-				continue;
-			r->ictx_id = vms[i].ictx_id;
-			r->owner = vms[i].s.owner_tgid;
-			r->kvm_pid = vms[i].s.kvm_pid;
-			memcpy(r->comm, st->comm, sizeof(r->comm));
-			r->total = &vms[i].s;
-			delta(r, &vms[i].s, &st->prev, t - last);
-			fill_viommus(r, vr, nvr);
-			st->prev = vms[i].s;
-			nrows++;
+		frame_free(&f);
+		if (collect_frame(&t, &f, common.per_viommu)) {
+			fprintf(stderr, "viommu top: out of memory\n");
+			break;
 		}
-		/* VMs that existed before the tool and have been idle since */
-		for (int i = 0; rows && i < start_snap.nr_ctxs; i++) {
-			const struct snap_ctx *c = &start_snap.ctxs[i];
-			struct top_row *r = &rows[nrows];
-			bool listed = false;
-
-			for (int j = 0; j < nrows; j++)
-				listed |= rows[j].ictx_id == c->ictx_id;
-			if (listed || (common.vm && c->ictx_id != common.vm) ||
-			    process_gone(c->owner_tgid))
-				continue;
-			r->ictx_id = c->ictx_id;
-			r->owner = c->owner_tgid;
-			name_sanitize(r->comm, sizeof(r->comm), c->comm);
-			r->total = &idle_totals;
-			r->fanout = -1;
-			for (int j = 0; j < c->nr_objects; j++)
-				if (!strcmp(c->objects[j].type, "viommu") && c->objects[j].kvm_pid)
-					r->kvm_pid = c->objects[j].kvm_pid;
-			fill_viommus(r, vr, nvr);
-			nrows++;
+		sort_rows(&f, sort);
+		switch (params.output) {
+		case OUT_SCREEN:
+			draw_screen(&scr, &f, &params, sort);
+			break;
+		case OUT_BATCH:
+			print_batch(&f, &params);
+			break;
+		case OUT_JSON:
+			print_json(&f, &params);
+			break;
+		case OUT_LOG:
+			print_log(&f, n);
+			break;
+		case OUT_CSV:
+			print_csv(&f, n);
+			break;
 		}
-		qsort(rows, nrows, sizeof(*rows), cmp_rows);
-		wall = time(NULL);
-		strftime(stamp, sizeof(stamp), "%H:%M:%S", localtime(&wall));
-		if (screen) {
-			erase();
-			mvprintw(0, 0, "viommu top - %s  VMs: %d  interval %.1fs  sort: %s  (q quit, s sort)",
-				 stamp, nrows, opts.interval, sort_names[opts.sort]);
-			snprintf(line, sizeof(line), HEADER_FMT, "VM", "PID", "COMM", "KVM",
-				 "VIOM", "VMIDS", "INV/s", "P50us", "P99us", "MAXus", "S2/s",
-				 "FANOUT", "FLT/s", "LOST");
-			attron(A_REVERSE);
-			mvprintw(2, 0, "%s", line);
-			attroff(A_REVERSE);
-		} else if (common.json) {
-			jvms = json_object_new_array();
-		} else {
-			printf("\n%s\n", stamp);
-			printf(HEADER_FMT, "VM", "PID", "COMM", "KVM", "VIOM", "VMIDS",
-			       "INV/s", "P50us", "P99us", "MAXus", "S2/s", "FANOUT",
-			       "FLT/s", "LOST");
-		}
-		for (int i = 0; i < nrows; i++) {
-			if (jvms) {
-				json_object_array_add(jvms, row_json(&rows[i]));
-				continue;
-			}
-			format_row(line, sizeof(line), &rows[i]);
-			if (screen)
-				mvprintw(3 + i, 0, "%s", line);
-			else
-				fputs(line, stdout);
-		}
-		if (jvms) {
-			struct json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "schema_version", json_object_new_int(VIOMMU_SCHEMA_VERSION));
-			json_object_object_add(o, "type", json_object_new_string("viommu-top"));
-			json_object_object_add(o, "ts_unix_ms", json_object_new_int64((int64_t)wall * 1000));
-			json_object_object_add(o, "interval_s", json_object_new_double(t - last));
-			json_object_object_add(o, "vms", jvms);
-			json_emit(o);
-			json_object_put(o);
-		} else if (screen) {
-			refresh();
-		} else {
-			fflush(stdout);
-		}
-		/*
-		 * A VM whose VMM exited and that did nothing this interval
-		 * has been shown for the last time: drop its state.
-		 */
-		for (int i = 0; i < nrows; i++) {
-			struct top_row *r = &rows[i];
-
-			struct vm_state *st;
-
-			if (!r->inv_rate && !r->s2_rate && !r->fault_rate && !r->viommus &&
-			    process_gone(r->owner)) {
-				viommu_bpf_forget_vm(vb, r->ictx_id);
-				st = state_find(r->ictx_id);
-				if (st)
-					st->used = false;
-			}
-		}
-		free(rows);
-		free(vms);
-		free(vr);
-		last = t;
+		forget_gone(&t, &f);
 		n++;
 	}
 	if (screen)
 		endwin();
-	snapshot_free(&start_snap);
-	viommu_bpf_close(vb);
-	free(states);
+	frame_free(&f);
+	free(scr.expanded);
+	if (t.stats_fd >= 0)
+		close(t.stats_fd);
+	snapshot_free(&t.start_snap);
+	viommu_bpf_close(t.vb);
+	free(t.states);
+	free(t.vprev);
 	return 0;
 }
