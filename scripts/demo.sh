@@ -2,43 +2,86 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # demo.sh - runs in the test VM (make demo): four VMs on the mock IOMMU,
-# one of them with a slow IOMMU, seen through viommu topo, top and lat.
+# one of them with a slow IOMMU, and a fifth that only unmaps, seen through
+# viommu topo, top and lat.
+#
+# The tools start first and the loads once each tool has said it is
+# attached (its "Tracing ..." line): attaching under TCG takes seconds, and
+# a load started before would be half over. The loads run until the tools
+# are done and are then stopped with SIGINT, which viommu-load answers by
+# reporting what it did and exiting 0. tests/vm/demo.sh checks the output.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 viommu=$repo/build/viommu
 load=$repo/build/viommu-load
 tmp=$(mktemp -d)
-trap 'kill $loadpid $load5 2>/dev/null; rm -rf "$tmp"' EXIT
+toppid= latpid= loadpid= load5=
+trap 'kill $toppid $latpid $loadpid $load5 2>/dev/null; rm -rf "$tmp"' EXIT
 
 show() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+die() { echo "demo.sh: $*" >&2; exit 1; }
+
+# until SECS COMMAND...: poll COMMAND every 0.1 s, for at most SECS
+until_true() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		read -rt 0.1 < <(:) || :
+	done
+}
+said() { grep -q "$2" "$1" 2>/dev/null; }
 
 # KVM is a module in the test kernel
 [ -e /dev/kvm ] || for m in virt/lib/irqbypass arch/x86/kvm/kvm arch/x86/kvm/kvm-amd; do
 	insmod "${TEST_KBUILD:?}/$m.ko"
 done
 
-show "viommu-load -k -V 4 -i 2 -e 4 -d 12 -r 400 -u 50 -F 20 -E 80 -D 800 -s 2 &"
+# The tools first, each until it says it is attached
+"$viommu" top -b 2 3 > "$tmp/top" 2>&1 &
+toppid=$!
+"$viommu" lat -k guest_inval 6 1 > "$tmp/lat" 2>&1 &
+latpid=$!
+until_true 120 said "$tmp/top" '^Tracing' || die "viommu top did not attach: $(cat "$tmp/top")"
+until_true 120 said "$tmp/lat" '^Tracing' || die "viommu lat did not attach: $(cat "$tmp/lat")"
+
+show "viommu-load -k -V 4 -i 2 -e 4 -d 60 -r 400 -u 50 -F 20 -E 80 -D 800 -s 2 &"
 echo "# 4 VMs (with KVM VMs), 2 vIOMMUs each on one S2; VM 2's IOMMU sleeps"
 echo "# 0.8 ms in every invalidation (longer under TCG, whose timers are coarse)"
-"$load" -k -V 4 -i 2 -e 4 -d 12 -r 400 -u 50 -F 20 -E 80 -D 800 -s 2 -H 4 > "$tmp/load" &
+"$load" -k -V 4 -i 2 -e 4 -d 60 -r 400 -u 50 -F 20 -E 80 -D 800 -s 2 > "$tmp/load" 2>&1 &
 loadpid=$!
 show "viommu-load -k -V 1 -i 3 -n 0 -u 1000000 &"
 echo "# and a fifth VM that only unmaps: each S2 unmap invalidates its 3 VMIDs"
-"$load" -k -V 1 -i 3 -n 0 -u 1000000 > /dev/null &
+"$load" -k -V 1 -i 3 -n 0 -u 1000000 > "$tmp/load5" 2>&1 &
 load5=$!
-sleep 2
 
-show "viommu topo --vm 1"
-"$viommu" topo --vm 1
+# topo of the fifth VM once its three vIOMMUs exist
+vm5=
+vm5_ready() {
+	vm5=$(pgrep -P "$load5" | head -1)
+	[ -n "$vm5" ] && [ "$("$viommu" topo -p "$vm5" 2>/dev/null | grep -c -- '- viommu ')" = 3 ]
+}
+until_true 60 vm5_ready || die "the fifth VM did not set up its vIOMMUs"
+show "viommu topo -p $vm5"
+"$viommu" topo -p "$vm5"
 
 show "viommu top -b 2 3"
-"$viommu" top -b 2 3
+wait $toppid
+cat "$tmp/top"
+toppid=
 
-show "viommu lat -k guest_inval 3 1"
-"$viommu" lat -k guest_inval 3 1
+show "viommu lat -k guest_inval 6 1"
+wait $latpid
+cat "$tmp/lat"
+latpid=
 
-pkill -P $load5
-kill $load5
+# Stop the loads: each VM reports what it did and exits 0
+kill -INT $loadpid $load5
 wait $loadpid
-show "# what viommu-load says it did (the first four VMs)"
-cat "$tmp/load"
+rc=$?
+wait $load5
+rc5=$?
+loadpid= load5=
+show "# what viommu-load says it did (status $rc, and $rc5 for the fifth VM)"
+cat "$tmp/load" "$tmp/load5"
+[ "$rc" = 0 ] && [ "$rc5" = 0 ]
