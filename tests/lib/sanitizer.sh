@@ -9,7 +9,8 @@
 san_dir=
 san_plan=0
 if [ "${VIOMMU_SANITIZE:-0}" = 1 ]; then
-	VIOMMU_TOOL=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/asan/viommu
+	# VIOMMU_SAN_TOOL: another sanitized build (to prove a suite catches a bug)
+	VIOMMU_TOOL=${VIOMMU_SAN_TOOL:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/asan/viommu}
 	san_dir=$(mktemp -d)
 	chmod 1777 "$san_dir"	# the tests run it as nobody too
 	san_plan=1
