@@ -112,7 +112,7 @@ wait_until 120 held
 tap_result $? "24 VMs hold their objects" "$(tail -3 "$tmp/held")"
 "$viommu" top -b -x 0.3 1 > "$tmp/batch" 2>&1
 is "batch -x: under each VM row, its 2 vIOMMUs with their VMIDs" \
-	"$(awk '$3 == "viommu" { print $4, $5 }' "$tmp/batch" | sort -n)" \
+	"$(awk '$1 == "viommu" { print $2, $3 }' "$tmp/batch" | sort -n)" \
 	"$(awk '$1 == "viommu" { delete f; for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k); v = $i; sub(/^[^=]*=/, "", v); f[k] = v }
 		print f["viommu"], f["vmid"] }' "$tmp/held" | sort -n)"
 is "batch: the overhead line and the ERR/s column" \
