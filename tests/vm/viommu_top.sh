@@ -116,7 +116,7 @@ is "batch -x: under each VM row, its 2 vIOMMUs with their VMIDs" \
 	"$(awk '$1 == "viommu" { delete f; for (i = 2; i <= NF; i++) { k = $i; sub(/=.*/, "", k); v = $i; sub(/^[^=]*=/, "", v); f[k] = v }
 		print f["viommu"], f["vmid"] }' "$tmp/held" | sort -n)"
 is "batch: the overhead line and the ERR/s column" \
-	"$(grep -c '^overhead: BPF [0-9]* runs/s, [0-9]* ns/run, [0-9.]*% CPU; viommu [0-9.]*% CPU$' "$tmp/batch") $(grep -c '^    VM     PID COMM .* INV/s  ERR/s  P50us' "$tmp/batch")" "1 1"
+	"$(grep -c '^overhead: BPF [0-9]* runs/s, [0-9]* ns/run, [0-9.]*% CPU; viommu [0-9.]*% CPU$' "$tmp/batch") $(grep -cE '^    VM     PID COMM .* INV/s +ERR/s +P50us' "$tmp/batch")" "1 1"
 # 25 intervals of 0.2 s: the last starts 4.8 s after the first, whatever
 # each read costs (a drifting loop adds its work to every interval)
 "$viommu" top --json -b 0.2 25 > "$tmp/sched" 2> /dev/null

@@ -331,8 +331,17 @@ static void fill_viommus(struct frame *f, const struct top *t, struct top_row *r
 	for (int i = 0; i < nvr; i++) {
 		unsigned int vmid = vr[i].s.vmid;
 
-		if (vr[i].key.ictx_id != r->ictx_id || vr[i].gone)
+		if (vr[i].key.ictx_id != r->ictx_id)
 			continue;
+		if (vr[i].gone) {
+			/* destroyed: a last line if it worked in the interval */
+			const struct viommu_prev *p = prev_find(t, &vr[i].key);
+
+			if (lines && vr[i].s.guest_invals + vr[i].s.vevents_lost >
+				     (p ? p->invals + p->lost : 0))
+				add_line(f, t, &vr[i], r->ictx_id, vr[i].key.viommu_id, vmid);
+			continue;
+		}
 		r->viommus++;
 		/* a VMID assigned before the tool started is in the snapshot */
 		for (int j = 0; !vmid && ctx && j < ctx->nr_objects; j++)
@@ -933,12 +942,15 @@ static void draw_screen(struct screen *s, const struct frame *f, const struct to
 		s->selected_vm = f->rows[sel].ictx_id;
 	/* scroll so that the selected row is in view */
 	if (sel >= 0 && height > 0) {
-		int at = line_of_row(s, f, sel);
+		int at = line_of_row(s, f, sel), end = at;
 
+		/* and its vIOMMUs, when expanded, as far as they fit */
+		if (is_expanded(s, f->rows[sel].ictx_id))
+			end += f->rows[sel].nr_lines;
 		if (at < s->first)
 			s->first = at;
-		else if (at >= s->first + height)
-			s->first = at - height + 1;
+		else if (end >= s->first + height)
+			s->first = end - height + 1 < at ? end - height + 1 : at;
 	}
 	/* no blank lines below the table when it fits (a taller terminal) */
 	if (height > 0 && s->first > line_of_row(s, f, f->nrows) - height)
