@@ -70,7 +70,7 @@ show "viommu topo -p $vm5"
 "$viommu" topo -p "$vm5"
 
 # three intervals of top, then stop the loads, then the tools
-intervals() { [ "$(grep -cE '^[0-9]{2}:[0-9]{2}:[0-9]{2}$' "$tmp/top")" -ge 3 ]; }
+intervals() { [ "$(grep -cE '^[0-9]{2}:[0-9]{2}:[0-9]{2}( |$)' "$tmp/top")" -ge 3 ]; }
 until_true 60 intervals || die "viommu top printed no three intervals: $(cat "$tmp/top")"
 kill -INT $loadpid $load5
 wait $loadpid
@@ -83,7 +83,7 @@ wait $toppid $latpid
 toppid= latpid=
 
 show "viommu top -b 2     # three intervals, then Ctrl-C"
-awk '/^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]$/ { n++ } n <= 3' "$tmp/top"
+awk '/^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]( |$)/ { n++ } n <= 3' "$tmp/top"
 
 show "viommu lat -k guest_inval     # Ctrl-C after the loads"
 cat "$tmp/lat"

@@ -25,7 +25,7 @@ is "the loads reported 4 VMs, one slow, and the fifth VM" \
 	"$(wc -w <<< "$four") $([ -n "$slow" ] && echo slow) $([ -n "$fifth" ] && echo fifth)" "4 slow fifth"
 # top's intervals: VM PID COMM KVM VIOM VMIDS INV/s ERR/s P50us ... FANOUT
 awk '/^\$ viommu top/ { on = 1; next } /^\$ / { on = 0 }
-	on && /^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]$/ { n++ }
+	on && /^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]( |$)/ { n++ }
 	on && $3 == "viommu-load" { print n, $2, $7, $9, $13 }' "$tmp/demo" > "$tmp/rows"
 is "top: three intervals, each with a non-zero rate and a p50 for each of the four VMs" \
 	"$(for p in $four; do awk -v p="$p" '$2 == p && $3 > 0 && $4 != "-" { n++ } END { printf "%d ", n }' "$tmp/rows"; done)" \

@@ -82,7 +82,7 @@ for n, line in enumerate(lines, 1):
     except ValueError as e:
         bad.append('line %d: %s: %r' % (n, e, line[:200]))
         continue
-    if o.get('type') != 'viommu-top' or o.get('schema_version') != 1:
+    if o.get('type') != 'viommu-top' or o.get('schema_version') != 2:
         bad.append('line %d: not a viommu-top line' % n)
     for v in o.get('vms', []):
         rows[v['vm']] = v

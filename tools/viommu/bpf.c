@@ -166,6 +166,7 @@ static int size_maps(struct viommu_skel *skel)
 	int rc = 0;
 
 	bpf_map__set_max_entries(skel->maps.vm_stats, vms);
+	bpf_map__set_max_entries(skel->maps.vm_comms, vms);
 	bpf_map__set_max_entries(skel->maps.viommu_stats, vms * VIOMMU_PER_VM);
 	/* per-vIOMMU histograms only when asked */
 	bpf_map__set_max_entries(skel->maps.viommu_lat,

@@ -55,7 +55,7 @@ struct top_row {
 	char comm[VIOMMU_COMM_LEN];	/* a copy: states[] moves as it grows */
 	uint64_t invals, s2_invals, faults, errors, lost;	/* in the interval */
 	double inv_rate, err_rate, entry_rate, s2_rate, fault_rate, fanout;
-	struct viommu_hist inv, s2, fault;
+	struct viommu_hist inv;	/* the only histogram a row shows */
 	uint64_t inv_max_ns;	/* the interval's largest, 0 if unknown */
 	struct viommu_vm_stats total;	/* since the tool started */
 	int first_line, nr_lines;	/* its vIOMMUs in frame.lines */
@@ -71,6 +71,8 @@ struct overhead {
 struct frame {
 	int64_t ts_ms;
 	char stamp[16];
+	struct viommu_drops drops;	/* updates the programs could not make */
+	char dropped[160];
 	double secs;
 	struct top_row *rows;
 	int nrows;
@@ -303,7 +305,7 @@ static void add_line(struct frame *f, const struct top *t, const struct viommu_r
 
 		l->invals = v->s.guest_invals - (p ? p->invals : 0);
 		l->lost = v->s.vevents_lost - (p ? p->lost : 0);
-		hist_sub(&l->inv, &v->s.guest_inval, p ? &p->inv : &none);
+		hist_sub(&l->inv, &v->guest_inval, p ? &p->inv : &none);
 	}
 	l->inv_rate = l->invals / f->secs;
 }
@@ -375,8 +377,6 @@ static void delta(struct top_row *r, const struct viommu_vm_stats *now,
 	r->fanout = !r->s2_invals ? -1 :
 		(double)(now->vmid_invals - prev->vmid_invals) / r->s2_invals;
 	hist_sub(&r->inv, &now->lat[VIOMMU_LAT_GUEST_INVAL], &prev->lat[VIOMMU_LAT_GUEST_INVAL]);
-	hist_sub(&r->s2, &now->lat[VIOMMU_LAT_S2_INVAL], &prev->lat[VIOMMU_LAT_S2_INVAL]);
-	hist_sub(&r->fault, &now->lat[VIOMMU_LAT_FAULT], &prev->lat[VIOMMU_LAT_FAULT]);
 	/* the interval's own maximum; it also bounds the percentiles */
 	r->inv_max_ns = viommu_interval_max_ns(now, VIOMMU_LAT_GUEST_INVAL, epoch);
 	if (r->inv_max_ns)
@@ -462,7 +462,7 @@ static void keep_viommus(struct top *t, const struct viommu_row *vr, int nvr)
 		p[i].key = vr[i].key;
 		p[i].invals = vr[i].s.guest_invals;
 		p[i].lost = vr[i].s.vevents_lost;
-		p[i].inv = vr[i].s.guest_inval;
+		p[i].inv = vr[i].guest_inval;
 	}
 }
 
@@ -490,6 +490,8 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 
 		strftime(f->stamp, sizeof(f->stamp), "%H:%M:%S", localtime(&wall));
 	}
+	viommu_bpf_read_drops(t->vb, &f->drops);
+	drops_format(f->dropped, sizeof(f->dropped), &f->drops);
 	nvm = viommu_bpf_read_vms(t->vb, &vms);
 	nvr = viommu_bpf_read_viommus(t->vb, &vr);
 	if (nvm < 0 || nvr < 0) {
@@ -677,7 +679,7 @@ static void print_batch(const struct frame *f, const struct top_params *p)
 {
 	char line[256];
 
-	printf("\n%s\n", f->stamp);
+	printf("\n%s  drops: %s\n", f->stamp, f->dropped);
 	format_overhead(line, sizeof(line), &f->ov);
 	printf("%s\n", line);
 	format_header(line, sizeof(line));
@@ -872,6 +874,7 @@ static void print_json(const struct frame *f, const struct top_params *p)
 	}
 	json_object_object_add(ov, "tool_cpu_pct", json_object_new_double(f->ov.tool_cpu_pct));
 	json_object_object_add(o, "overhead", ov);
+	json_object_object_add(o, "drops", drops_to_json(&f->drops));
 	json_object_object_add(o, "vms", vms);
 	json_emit(o);
 	json_object_put(o);
@@ -958,9 +961,9 @@ static void draw_screen(struct screen *s, const struct frame *f, const struct to
 	if (s->first < 0)
 		s->first = 0;
 	erase();
-	mvprintw(0, 0, "viommu top - %s  VMs: %d  interval %.1fs  sort: %s  "
+	mvprintw(0, 0, "viommu top - %s  VMs: %d  interval %.1fs  sort: %s  drops: %s  "
 		 "(q quit, s sort, j/k select, x expand)",
-		 f->stamp, f->nrows, p->interval, sort_names[sort]);
+		 f->stamp, f->nrows, p->interval, sort_names[sort], f->dropped);
 	format_overhead(text, sizeof(text), &f->ov);
 	mvprintw(1, 0, "%s", text);
 	format_header(text, sizeof(text));
