@@ -105,6 +105,13 @@ struct top {
 	int nr_vprev;
 	double last;		/* time of the previous reading */
 	int stats_fd;		/* bpf_enable_stats(), -1 if refused */
+	/*
+	 * VMs forgotten after their last row: an event of their teardown that
+	 * comes later (a vIOMMU destroyed as the context closes) makes a new,
+	 * empty map entry, which must not come back as a row of zeros
+	 */
+	unsigned int *forgotten;
+	int nr_forgotten;
 	uint64_t prog_ns, prog_runs;
 	double cpu_s;
 };
@@ -204,6 +211,14 @@ static struct vm_state *state_find(struct top *t, unsigned int ictx_id)
 		if (t->states[i].used && t->states[i].ictx_id == ictx_id)
 			return &t->states[i];
 	return NULL;
+}
+
+static bool was_forgotten(const struct top *t, unsigned int ictx_id)
+{
+	for (int i = 0; i < t->nr_forgotten; i++)
+		if (t->forgotten[i] == ictx_id)
+			return true;
+	return false;
 }
 
 /*
@@ -515,9 +530,16 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 		return -ENOMEM;
 	}
 	for (int i = 0; i < nvm; i++) {
-		struct vm_state *st = state_of(t, vms[i].ictx_id, vms[i].s.owner_tgid);
+		struct vm_state *st;
 		struct top_row *r = &f->rows[f->nrows];
 
+		/* a late event of a forgotten VM's teardown: forget it again */
+		if (was_forgotten(t, vms[i].ictx_id) &&
+		    process_gone(vms[i].s.owner_tgid)) {
+			viommu_bpf_forget_vm(t->vb, vms[i].ictx_id);
+			continue;
+		}
+		st = state_of(t, vms[i].ictx_id, vms[i].s.owner_tgid);
 		if (!st)
 			continue;
 		r->ictx_id = vms[i].ictx_id;
@@ -533,6 +555,7 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 	for (int i = 0; i < t->start_snap.nr_ctxs; i++) {
 		const struct snap_ctx *c = &t->start_snap.ctxs[i];
 		struct top_row *r = &f->rows[f->nrows];
+		struct vm_state *st;
 		bool listed = false;
 
 		for (int j = 0; j < f->nrows; j++)
@@ -544,6 +567,16 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 		r->owner = c->owner_tgid;
 		name_sanitize(r->comm, sizeof(r->comm), c->comm);
 		r->fanout = -1;
+		/*
+		 * A VM read before but not in this read of the map (a batch read
+		 * can miss an entry while others are deleted): its totals are
+		 * the last ones read, not zeros, and nothing changed
+		 */
+		st = state_find(t, c->ictx_id);
+		if (st) {
+			memcpy(r->comm, st->comm, sizeof(r->comm));
+			r->total = st->prev;
+		}
 		for (int j = 0; j < c->nr_objects; j++)
 			if (!strcmp(c->objects[j].type, "viommu") && c->objects[j].kvm_pid)
 				r->kvm_pid = c->objects[j].kvm_pid;
@@ -574,6 +607,15 @@ static void forget_gone(struct top *t, const struct frame *f)
 		st = state_find(t, r->ictx_id);
 		if (st)
 			st->used = false;
+		if (!was_forgotten(t, r->ictx_id)) {
+			unsigned int *more = realloc(t->forgotten,
+				(t->nr_forgotten + 1) * sizeof(*more));
+
+			if (more) {
+				more[t->nr_forgotten++] = r->ictx_id;
+				t->forgotten = more;
+			}
+		}
 	}
 }
 
@@ -1191,6 +1233,7 @@ int cmd_top(int argc, char **argv)
 	snapshot_free(&t.start_snap);
 	viommu_bpf_close(t.vb);
 	free(t.states);
+	free(t.forgotten);
 	free(t.vprev);
 	return 0;
 }
