@@ -188,6 +188,44 @@ tracer_scratch() {
 	      rm -rf "$tmp"' EXIT
 }
 
+# tool_scratch: what a suite of viommu tool runs needs: a scratch dir in
+# $tmp, the pids of the tools it starts (pid[NAME], see launch) and the pid
+# of a load it keeps ($loadpid); on exit every tool, the load and its VMs are
+# killed and the dir is removed. The suite sets $viommu, the tool to run.
+tool_scratch() {
+	tmp=$(mktemp -d)
+	declare -gA pid=()
+	loadpid=
+	trap _tool_cleanup EXIT
+}
+_tool_cleanup() {
+	local p
+	for p in "${pid[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	[ -z "$loadpid" ] || { pkill -KILL -P "$loadpid"; kill -KILL "$loadpid"; } 2>/dev/null
+	rm -rf "$tmp"
+}
+
+# launch NAME ARGS...: $viommu ARGS in the background, into $tmp/NAME.out
+# and .err, its pid in pid[NAME]
+launch() {
+	local name=$1
+	shift
+	"$viommu" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err" &
+	pid[$name]=$!
+}
+
+# count_links PID: how many BPF links PID holds, in $links (shell builtins
+# only: polling it starts no process per look)
+count_links() {
+	local f k
+	links=0
+	for f in /proc/"$1"/fdinfo/*; do
+		while IFS=$' \t:' read -r k _; do
+			[ "$k" = link_type ] && { links=$((links + 1)); break; }
+		done 2>/dev/null < "$f"
+	done
+}
+
 # bt_py ARG... <<'PY' ... PY: run the Python program on stdin with ARGs,
 # after the helpers below: bpftrace output as records, log2 buckets as
 # bpftrace's hist() makes them, tracefs text, viommu-load's report.

@@ -15,34 +15,14 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 viommu=${VIOMMU_TOOL:-$repo/build/viommu}
 churn=${TEST_BIN:?}/viommu_churn
 load=${VIOMMU_LOAD:?path of viommu-load}
-tmp=$(mktemp -d)
-declare -A pid st
-loadpid=
-cleanup() {
-	local p
-	for p in "${pid[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	[ -z "$loadpid" ] || { pkill -KILL -P "$loadpid"; kill -KILL "$loadpid"; } 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+tool_scratch
+declare -A st
 
-# launch NAME ARGS...: viommu ARGS in the background, into $tmp/NAME.out
-# and .err (environment from the caller's assignments)
-launch() {
-	local name=$1
-	shift
-	"$viommu" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err" &
-	pid[$name]=$!
-}
 # links NAME: how many BPF links the tool holds (18 once attached)
 _links() {
-	local f k n=0
-	for f in /proc/"${pid[$1]}"/fdinfo/*; do
-		while IFS=$' \t:' read -r k _; do
-			[ "$k" = link_type ] && { n=$((n + 1)); break; }
-		done 2>/dev/null < "$f"
-	done
-	[ "$n" -ge 18 ] || ! kill -0 "${pid[$1]}" 2>/dev/null
+	local links
+	count_links "${pid[$1]}"
+	[ "$links" -ge 18 ] || ! kill -0 "${pid[$1]}" 2>/dev/null
 }
 attached() { wait_until 120 _links "$1" && kill -0 "${pid[$1]}" 2>/dev/null; }
 # stop NAME: SIGINT, its exit status in st[NAME]

@@ -16,16 +16,8 @@
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 viommu=${VIOMMU_TOOL:-$repo/build/viommu}
 load=${VIOMMU_LOAD:?path of viommu-load}
-tmp=$(mktemp -d)
-declare -A pid st
-loadpid=
-cleanup() {
-	local p
-	for p in "${pid[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	[ -z "$loadpid" ] || { pkill -KILL -P "$loadpid"; kill -KILL "$loadpid"; } 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+tool_scratch
+declare -A st
 
 # read_load FILE: the load's report, once, into L_PIDS (its VMs' pids,
 # sorted), per VM pid L_VIOMMUS, L_S2 (unmaps), L_DELAY, the sums over its
@@ -112,25 +104,13 @@ detached() {
 		($3 in l) || ($2 in p) { found = 1 } END { exit !found }' \
 		"$tmp/live_links" "$tmp/live_progs" "$1"
 }
-# launch NAME ARGS...: viommu ARGS in the background, into $tmp/NAME.out
-# and .err; attached NAME N...: each NAME holds N links (18 events, 20
-# with the start events for trace and topo --watch), listed in
+# attached NAME N...: each NAME (started with launch) holds N links (18
+# events, 20 with the start events for trace and topo --watch), listed in
 # $tmp/NAME.links; or it has exited (a count ran out). Status 1 unless all.
-launch() {
-	local name=$1
-	shift
-	"$viommu" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err" &
-	pid[$name]=$!
-}
-# (polled with shell builtins only: no process started per look)
 _attached() {
-	local n=$1 want=$2 f k v links=0
+	local n=$1 want=$2 links
 	[ -s "$tmp/$n.links" ] && return 0
-	for f in /proc/"${pid[$n]}"/fdinfo/*; do
-		while IFS=$' \t:' read -r k _; do
-			[ "$k" = link_type ] && { links=$((links + 1)); break; }
-		done 2>/dev/null < "$f"
-	done
+	count_links "${pid[$n]}"
 	if [ "$links" = "$want" ]; then
 		links_of "${pid[$n]}" > "$tmp/$n.links"
 		return 0

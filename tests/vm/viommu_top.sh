@@ -13,30 +13,15 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 viommu=${VIOMMU_TOOL:-$repo/build/viommu}
 load=${VIOMMU_LOAD:?path of viommu-load}
-tmp=$(mktemp -d)
-declare -A pid
-loadpid=
-cleanup() {
-	local p
-	for p in "${pid[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	[ -z "$loadpid" ] || { pkill -KILL -P "$loadpid"; kill -KILL "$loadpid"; } 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+tool_scratch
 
-launch() {
-	local name=$1
-	shift
-	"$viommu" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err" &
-	pid[$name]=$!
-}
 # ready NAME...: each has said it is attached (batch: its first line; JSON,
 # log, CSV: "attached" on stderr; trace: its links, 20)
 _ready() {
-	local n
+	local n links
 	for n; do
 		case $n in
-		trace) [ "$(grep -ls '^link_type' /proc/"${pid[$n]}"/fdinfo/* 2>/dev/null | wc -l)" = 20 ] || return 1 ;;
+		trace) count_links "${pid[$n]}"; [ "$links" = 20 ] || return 1 ;;
 		*) grep -qs 'attached\|^Tracing' "$tmp/$n.err" "$tmp/$n.out" || return 1 ;;
 		esac
 	done

@@ -15,32 +15,12 @@
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 viommu=${VIOMMU_TOOL:-$repo/build/viommu}
 load=${VIOMMU_LOAD:?path of viommu-load}
-tmp=$(mktemp -d)
-declare -A pid
-loadpid=
-cleanup() {
-	local p
-	for p in "${pid[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	[ -z "$loadpid" ] || { pkill -KILL -P "$loadpid"; kill -KILL "$loadpid"; } 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+tool_scratch
 
-# launch NAME ARGS...: viommu ARGS in the background, into $tmp/NAME.out/.err
-launch() {
-	local name=$1
-	shift
-	"$viommu" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err" &
-	pid[$name]=$!
-}
 # _links NAME N: NAME holds N BPF links (20: every event, starts included)
 _links() {
-	local f k links=0
-	for f in /proc/"${pid[$1]}"/fdinfo/*; do
-		while IFS=$' \t:' read -r k _; do
-			[ "$k" = link_type ] && { links=$((links + 1)); break; }
-		done 2>/dev/null < "$f"
-	done
+	local links
+	count_links "${pid[$1]}"
 	[ "$links" = "$2" ]
 }
 attached() { wait_until 120 _links "$1" 20 || { echo "# $1 not attached: $(cat "$tmp/$1.err")"; return 1; }; }
