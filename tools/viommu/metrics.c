@@ -66,7 +66,7 @@ static const struct family families[] = {
 	{ "viommu_faults", COUNTER, VM(faults), U64,
 	  "IO page faults delivered to the VM's fault queues" },
 	{ "viommu_fault_responses", COUNTER, VM(fault_responses), U64,
-	  "Responses the VMM wrote to IO page faults" },
+	  "Responses to IO page faults: the VMM's and the kernel's own" },
 	{ "viommu_fault_response_duration_seconds", HISTOGRAM,
 	  VM(lat[VIOMMU_LAT_FAULT]), U64,
 	  "Time from an IO page fault's delivery to its response" },
