@@ -205,6 +205,24 @@ _tool_cleanup() {
 	rm -rf "$tmp"
 }
 
+# vm_lines FILE N: the load has printed the report of its N VMs (done with
+# its work; a held load keeps its objects from then on)
+vm_lines() { [ "$(grep -c '^vm ' "$1" 2>/dev/null)" -ge "$2" ]; }
+# hold_load FILE N ARGS...: start $load holding its objects, wait for the
+# report of its N VMs; release_load ends it (its VMs, children of it)
+hold_load() {
+	local file=$1 n=$2
+	shift 2
+	"$load" "$@" -H 120 > "$file" 2>&1 &
+	loadpid=$!
+	wait_until 120 vm_lines "$file" "$n"
+}
+release_load() {
+	pkill -P "$loadpid"
+	wait "$loadpid" 2>/dev/null
+	loadpid=
+}
+
 # launch NAME ARGS...: $viommu ARGS in the background, into $tmp/NAME.out
 # and .err, its pid in pid[NAME]
 launch() {

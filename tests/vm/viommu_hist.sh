@@ -41,21 +41,6 @@ entries() {
 	echo "$n"
 }
 empty() { [ "$(entries "$1")" = 0 ]; }
-# hold_load FILE N ARGS...: a load that keeps its objects until
-# release_load, once it has reported its N VMs
-vm_lines() { [ "$(grep -c '^vm ' "$1" 2>/dev/null)" -ge "$2" ]; }
-hold_load() {
-	local file=$1 n=$2
-	shift 2
-	"$load" "$@" -H 120 > "$file" 2>&1 &
-	loadpid=$!
-	wait_until 120 vm_lines "$file" "$n"
-}
-release_load() {
-	pkill -P "$loadpid"
-	wait "$loadpid" 2>/dev/null
-	loadpid=
-}
 
 tap_plan 9
 

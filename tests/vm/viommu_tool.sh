@@ -63,23 +63,6 @@ rows() { local IFS=,; awk -v c="$*" 'BEGIN { n = split(c, k, ",") } { s = $k[1];
 # num_list: numbers in any layout (commas, spaces, lines), one line, sorted
 num_list() { tr ', ' '\n\n' | sed '/^$/d' | sort -n | tr '\n' ' ' | sed 's/ $//'; }
 
-# vm_lines FILE N: the load has printed the report of its N VMs (done with
-# its work; a held load keeps its objects from then on)
-vm_lines() { [ "$(grep -c '^vm ' "$1" 2>/dev/null)" -ge "$2" ]; }
-# hold_load FILE N ARGS...: start a load that holds its objects, wait for
-# the report of its N VMs; release_load ends it (its VMs, children of it)
-hold_load() {
-	local file=$1 n=$2
-	shift 2
-	"$load" "$@" -H 120 > "$file" 2>&1 &
-	loadpid=$!
-	wait_until 120 vm_lines "$file" "$n"
-}
-release_load() {
-	pkill -P "$loadpid"
-	wait "$loadpid" 2>/dev/null
-	loadpid=
-}
 
 # links_of PID: "TYPE PROG-ID LINK-ID" per BPF link the process holds, from
 # the fdinfo of its fds (bpftool here cannot tell who holds a link)
