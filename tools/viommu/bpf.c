@@ -686,6 +686,33 @@ void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id)
 		    offsetof(struct viommu_start_key, ictx_id), ictx_id);
 }
 
+/*
+ * Forget a VM whose figures the caller has read as *seen and found final,
+ * unless its entry has changed since: a VM can do all its work and exit
+ * between a read of the map and the caller's decision (a VM's life can be
+ * shorter than one interval), and deleting the entry then would lose what it
+ * did. Returns 0 if forgotten, -EAGAIN if the entry changed (read it again),
+ * -ENOENT if it is not there.
+ */
+int viommu_bpf_forget_vm_seen(struct viommu_bpf *vb, unsigned int ictx_id,
+			      const struct viommu_vm_stats *seen)
+{
+	struct viommu_vm_stats *now = malloc(sizeof(*now));
+	__u32 id = ictx_id;
+	int rc;
+
+	if (!now)
+		return -ENOMEM;
+	rc = bpf_map_lookup_elem(bpf_map__fd(vb->skel->maps.vm_stats), &id, now) ? -ENOENT : 0;
+	if (!rc && memcmp(now, seen, sizeof(*now)))
+		rc = -EAGAIN;
+	free(now);
+	/* an entry that is gone is forgotten too: its vIOMMUs' may remain */
+	if (rc != -EAGAIN)
+		viommu_bpf_forget_vm(vb, ictx_id);
+	return rc;
+}
+
 /* The drops so far, summed over CPUs */
 int viommu_bpf_read_drops(struct viommu_bpf *vb, struct viommu_drops *out)
 {

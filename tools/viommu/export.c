@@ -243,8 +243,8 @@ static int refresh(double now)
 		e->vm.s = rows[i].s;
 		if (!e->gone_since && process_gone(e->vm.pid))
 			e->gone_since = now;
-		if (e->gone_since && now - e->gone_since >= opts.grace) {
-			viommu_bpf_forget_vm(ex.vb, e->vm.ictx_id);
+		if (e->gone_since && now - e->gone_since >= opts.grace &&
+		    viommu_bpf_forget_vm_seen(ex.vb, e->vm.ictx_id, &rows[i].s) != -EAGAIN) {
 			if (!e->refused && admitted)
 				admitted--;
 			continue;

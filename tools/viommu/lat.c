@@ -188,10 +188,9 @@ static void tick(struct viommu_bpf *vb)
 			take(e, k, &vms[i].s.lat[k]);
 		if (vms[i].s.kvm_pid)
 			e->kvm_pid = vms[i].s.kvm_pid;
-		if (viommu_vm_gone(&vms[i].s)) {
-			viommu_bpf_forget_vm(vb, vms[i].ictx_id);
+		if (viommu_vm_gone(&vms[i].s) &&
+		    viommu_bpf_forget_vm_seen(vb, vms[i].ictx_id, &vms[i].s) != -EAGAIN)
 			forgotten(e);
-		}
 	}
 	free(vms);
 }

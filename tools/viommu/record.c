@@ -126,10 +126,11 @@ static void harvest(struct viommu_bpf *vb, bool final)
 
 		if (!k)
 			break;
+		/* changed since the read: the next harvest takes it */
+		if (gone && viommu_bpf_forget_vm_seen(vb, rows[i].ictx_id, &rows[i].s) == -EAGAIN)
+			continue;
 		if (final || gone)
 			viommu_vm_stats_add(&k->row.s, &rows[i].s);
-		if (gone)
-			viommu_bpf_forget_vm(vb, rows[i].ictx_id);
 	}
 	free(rows);
 }

@@ -536,7 +536,7 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 		/* a late event of a forgotten VM's teardown: forget it again */
 		if (was_forgotten(t, vms[i].ictx_id) &&
 		    process_gone(vms[i].s.owner_tgid)) {
-			viommu_bpf_forget_vm(t->vb, vms[i].ictx_id);
+			viommu_bpf_forget_vm_seen(t->vb, vms[i].ictx_id, &vms[i].s);
 			continue;
 		}
 		st = state_of(t, vms[i].ictx_id, vms[i].s.owner_tgid);
@@ -603,7 +603,9 @@ static void forget_gone(struct top *t, const struct frame *f)
 		if (r->invals || r->s2_invals || r->faults || r->viommus ||
 		    !process_gone(r->owner))
 			continue;
-		viommu_bpf_forget_vm(t->vb, r->ictx_id);
+		/* it may have worked since the read: show that first */
+		if (viommu_bpf_forget_vm_seen(t->vb, r->ictx_id, &r->total) == -EAGAIN)
+			continue;
 		st = state_find(t, r->ictx_id);
 		if (st)
 			st->used = false;

@@ -148,6 +148,8 @@ void viommu_bpf_close(struct viommu_bpf *vb);
 int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows);
 int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows);
 void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id);
+int viommu_bpf_forget_vm_seen(struct viommu_bpf *vb, unsigned int ictx_id,
+			      const struct viommu_vm_stats *seen);
 void viommu_bpf_forget_viommu(struct viommu_bpf *vb, const struct viommu_row *row);
 int viommu_bpf_vm_comm(struct viommu_bpf *vb, unsigned int ictx_id,
 		       char *buf, size_t len);
