@@ -14,6 +14,8 @@ packages=(
 	perl procps iproute2 bsdextrautils
 	# test VM
 	qemu-system-x86
+	# the arm64 KUnit run of the SMMUv3 driver: cross compiler and QEMU
+	gcc-aarch64-linux-gnu qemu-system-arm
 	# BPF toolchain and tracing
 	clang llvm bpftool bpftrace libbpf-dev pkg-config
 	# tools and selftests; clang's ASan/UBSan runtime for the sanitizer

@@ -20,6 +20,10 @@
 #   export    write the cached tree's commits back to kernel/patches
 #   drift     show whether the cached tree and kernel/patches differ
 #   check     checkpatch --strict each patch, and build each prefix
+#   kunit-arm64
+#             build the series for arm64 (kernel/arm64-kunit.config) with
+#             Debian's cross compiler into build-arm64-kunit/, run its KUnit
+#             suites under qemu-system-aarch64, and print each case as TAP
 #   path      print the paths of the built artifacts
 #
 # Environment:
@@ -352,6 +356,30 @@ cmd_check() {
 	return $rc
 }
 
+# The KUnit suites that need arm64 (the SMMUv3 driver's), run by the
+# kernel's own kunit.py under QEMU. kunit.py prints KTAP with a level per
+# suite; the cases are printed as one flat TAP list named "suite: case", so
+# the tally counts each case.
+cmd_kunit_arm64() {
+	local kbuild=$cache/build-arm64-kunit out cc=aarch64-linux-gnu-gcc
+	command -v "$cc" >/dev/null || die "no $cc: run 'make deps' (package gcc-aarch64-linux-gnu)"
+	command -v qemu-system-aarch64 >/dev/null ||
+		die "no qemu-system-aarch64: run 'make deps' (package qemu-system-arm)"
+	cmd_prepare
+	[ "$kcc" = gcc ] || cc="ccache $cc"
+	mkdir -p "$kbuild"
+	out=$kbuild/kunit.log
+	say "building and running the arm64 KUnit suites (-j$jobs)"
+	# kunit.py wants to run from the tree; its build goes to $kbuild
+	if ! (cd "$tree" && python3 tools/testing/kunit/kunit.py run --arch arm64 \
+		--cross_compile aarch64-linux-gnu- --kunitconfig "$repo/kernel/arm64-kunit.config" \
+		--build_dir "$kbuild" --jobs "$jobs" --make_options "CC=$cc" \
+		--raw_output=kunit --timeout 300) > "$out" 2>&1; then
+		grep -q '^ *ok \|^ *not ok ' "$out" || { tail -40 "$out" >&2; die "the arm64 KUnit run failed"; }
+	fi
+	awk -f "$repo/scripts/ktap2tap.awk" "$out"
+}
+
 main() {
 	local cmd=${1:-}
 	shift || true
@@ -359,6 +387,9 @@ main() {
 	fetch | prepare | build | export | drift | check)
 		lock
 		"cmd_$cmd" "$@" ;;
+	kunit-arm64)
+		lock
+		cmd_kunit_arm64 ;;
 	path) cmd_path ;;
 	*) sed -n '3,/^set -e/p' "$0" | sed 's/^# \{0,1\}//;/^set -e/d' >&2; exit 2 ;;
 	esac

@@ -9,8 +9,8 @@
 #   variants  each kernel variant in $VIOMMU_VARIANTS (default: nokvm),
 #             built and booted for the checks only it can make
 #   all       unit, the kernel build (cached), checkpatch and drift, the
-#             VM suite, the variants, the kernel log check, the
-#             performance gate, and check-fresh beside them
+#             arm64 KUnit run, the VM suite, the variants, the kernel log
+#             check, the performance gate, and check-fresh beside them
 #
 # Every suite leaves a TAP file in results/; the run ends with the tally's
 # "N passed, N failed, N skipped" line and fails if anything failed.
@@ -96,6 +96,17 @@ run_kernel_checks() {
 	step_tap drift "$rc" "the kernel built and tested is kernel/patches, with nothing else"
 }
 
+# The SMMUv3 driver's KUnit suite, built for arm64 and run under QEMU:
+# each case is a result of its own
+run_kunit_arm64() {
+	echo "== arm64 KUnit (build-arm64-kunit; log: results/kunit-arm64.log)"
+	if ! scripts/kernel.sh kunit-arm64 > "$results/kunit-arm64.tap" 2> "$results/kunit-arm64.log"; then
+		tail -20 "$results/kunit-arm64.log"
+		echo "Bail out! the arm64 KUnit build or run failed" >> "$results/kunit-arm64.tap"
+	fi
+	cat "$results/kunit-arm64.tap"
+}
+
 # The kernel log check can see what it names (throwaway boots with LKDTM)
 run_boot_checks() {
 	echo "== kernel log check: one report of each kind"
@@ -141,6 +152,7 @@ all)
 		if scripts/kernel.sh build > "$results/kernel-build.log" 2>&1; then
 			step_tap kernel-build 0 "kernel and selftests build"
 			run_kernel_checks
+			run_kunit_arm64
 			run_vm
 			run_variants
 			run_boot_checks
@@ -179,8 +191,8 @@ manifest() {
 		done ;;
 	esac
 	if [ "$what" = all ]; then
-		for t in deps kernel-build checkpatch drift kernel-log-check perf-gate \
-			 perf-gate-proof check-fresh; do
+		for t in deps kernel-build checkpatch drift kunit-arm64 kernel-log-check \
+			 perf-gate perf-gate-proof check-fresh; do
 			echo "$results/$t.tap"
 		done
 	fi
