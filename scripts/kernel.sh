@@ -72,6 +72,15 @@ if [ "${VIOMMU_CCACHE:-1}" != 0 ] && command -v ccache >/dev/null; then
 	export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 fi
 kmake() { make -s -C "$tree" O="$build" ARCH=x86_64 CC="$kcc" "$@"; }
+# The arm64 build of "kunit-arm64" (configured by its first run)
+kmake_arm64() {
+	local cc=aarch64-linux-gnu-gcc
+	[ "$kcc" = gcc ] || cc="ccache $cc"
+	[ -f "$cache/build-arm64-kunit/.config" ] ||
+		die "no arm64 build: run 'scripts/kernel.sh kunit-arm64' first"
+	make -s -C "$tree" O="$cache/build-arm64-kunit" ARCH=arm64 \
+		CROSS_COMPILE=aarch64-linux-gnu- CC="$cc" "$@"
+}
 
 say() { printf 'kernel.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -337,11 +346,20 @@ cmd_check() {
 		# pyenv one. The tree is a Debian source package with no upstream
 		# history, so checkpatch cannot look up the upstream commits that
 		# Fixes: tags and messages cite; their ids were checked upstream.
+		# A new file's MAINTAINERS entry is checked below by name: a
+		# file under a directory an entry already covers needs no line.
 		if ! git format-patch --stdout -1 "$c" |
 			PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict -q \
-				--ignore UNKNOWN_COMMIT_ID - >&2; then
+				--ignore UNKNOWN_COMMIT_ID,FILE_PATH_CHANGES - >&2; then
 			rc=1
 		fi
+	done
+	# Every file the series adds has maintainers beyond the catch-all list
+	local f who
+	for f in $(git diff --diff-filter=A --name-only base..HEAD); do
+		who=$(perl scripts/get_maintainer.pl --no-git --no-rolestats -f "$f" 2>/dev/null |
+			grep -v 'linux-kernel@vger.kernel.org' || true)
+		[ -n "$who" ] || { say "no MAINTAINERS entry covers $f"; rc=1; }
 	done
 	# Build each prefix of the series: the series must bisect.
 	if [ "${1:-}" = --bisect ]; then
@@ -350,6 +368,13 @@ cmd_check() {
 			git checkout -q "$c"
 			say "building at $(git log --oneline -1)"
 			kmake -j"$jobs" bzImage || rc=1
+			# and for arm64 where the patch touches arm64 code: the
+			# directories it touches, in the arm64 KUnit build
+			if git diff --name-only "$c^" "$c" | grep -q '^arch/arm64/\|^drivers/iommu/arm/'; then
+				say "building for arm64 at $(git log --oneline -1)"
+				kmake_arm64 -j"$jobs" olddefconfig >/dev/null &&
+					kmake_arm64 -j"$jobs" drivers/iommu/arm/ arch/arm64/kvm/ || rc=1
+			fi
 		done
 		git checkout -q series
 	fi
