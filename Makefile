@@ -31,7 +31,7 @@ CC      ?= gcc
 CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 KHDR    := -isystem $(KBUILD)/usr/include -I$(KTREE)/drivers/iommu/iommufd
 
-.PHONY: all deps kernel demo test test-variants unit vm-test test-bins check-patches clean vm-shell-cmd bench \
+.PHONY: all deps kernel demo test test-variants test-debug unit vm-test test-bins check-patches clean vm-shell-cmd bench \
 	perf-gate perf-baseline check-fresh
 
 all: test-bins
@@ -149,6 +149,12 @@ test:
 # Kernel variants (kernel/variants/*.config), e.g. KVM absent
 test-variants: test-bins
 	@scripts/run-tests.sh variants
+
+# The debug kernel (kernel/variants/debug.config: KASAN, kmemleak, debug
+# objects) built and booted for the whole VM suite; once built, "make test"
+# runs it too
+test-debug: test-bins
+	@VIOMMU_VARIANTS=debug scripts/run-tests.sh variants
 
 # Benchmarks count guest instructions (QEMU -icount): the figures are stable
 # to well under 1 %, so they can be compared. One boot of the test kernel,

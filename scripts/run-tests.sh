@@ -6,8 +6,10 @@
 # usage: run-tests.sh [all|unit|vm|variants]
 #   unit      host unit tests (tests/unit/*.sh)
 #   vm        the VM suite: upstream iommufd selftests and ours, in one boot
-#   variants  each kernel variant in $VIOMMU_VARIANTS (default: nokvm),
-#             built and booted for the checks only it can make
+#   variants  each kernel variant in $VIOMMU_VARIANTS (default: nokvm, and
+#             debug when its build is in the cache: "make test-debug"
+#             builds it), built and booted for the checks only it can make
+#             (debug: the whole VM suite under KASAN and kmemleak)
 #   all       unit, the kernel build (cached), checkpatch and drift, the
 #             arm64 KUnit run, the VM suite, the variants, the kernel log
 #             check, the performance gate, and check-fresh beside them
@@ -20,6 +22,13 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 results=$repo/results
 what=${1:-all}
+# The debug kernel (KASAN, kmemleak) is a full build of its own and runs the
+# whole suite: a run includes it once it has been built (make test-debug)
+variants=${VIOMMU_VARIANTS-nokvm}
+if [ -z "${VIOMMU_VARIANTS+set}" ] &&
+	[ -e "${VIOMMU_CACHE:-/var/cache/viommu}/build-debug/arch/x86/boot/bzImage" ]; then
+	variants="$variants debug"
+fi
 
 step_tap() { # name status message: a one-case TAP file for a build step
 	if [ "$2" = 0 ]; then
@@ -61,7 +70,7 @@ run_vm() {
 # run the VM suite's part for it (tests/vm/run.sh reads VIOMMU_VARIANT).
 run_variants() {
 	local v rc
-	for v in ${VIOMMU_VARIANTS-nokvm}; do
+	for v in $variants; do
 		echo "== kernel variant $v"
 		if ! VIOMMU_VARIANT=$v scripts/kernel.sh build > "$results/kernel-build-$v.log" 2>&1; then
 			tail -30 "$results/kernel-build-$v.log"
@@ -69,9 +78,12 @@ run_variants() {
 			continue
 		fi
 		step_tap "kernel-build-$v" 0 "kernel variant $v builds"
+		# the debug kernel runs the whole suite, several times slower
 		VIOMMU_VARIANT=$v TEST_BIN=$repo/build/tests \
+		TEST_SELFTESTS=$("$repo/scripts/kernel.sh" path | sed -n 's/^selftests=//p') \
 		TEST_KBUILD=$(VIOMMU_VARIANT=$v "$repo/scripts/kernel.sh" path | sed -n 's/^build=//p') \
-			scripts/vm-run.sh -t 300 -r "$results/vm-$v" -- "$repo/tests/vm/run.sh"
+			scripts/vm-run.sh -t "$([ "$v" = debug ] && echo 5400 || echo 300)" \
+			-r "$results/vm-$v" -- "$repo/tests/vm/run.sh"
 		rc=$?
 		step_tap "vm-boot-$v" "$((rc != 0))" "variant $v VM ran its suite to completion with a clean kernel log"
 	done
@@ -204,7 +216,7 @@ manifest() {
 	esac
 	case $what in
 	variants | all)
-		for v in ${VIOMMU_VARIANTS-nokvm}; do
+		for v in $variants; do
 			echo "$results/kernel-build-$v.tap"
 			echo "$results/vm-boot-$v.tap"
 			vm_suites "$results/vm-$v" "$v"

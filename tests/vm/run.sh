@@ -90,6 +90,11 @@ suites() {
 	$each viommu_tool_asan 600 env VIOMMU_SANITIZE=1 "$here/viommu_tool.sh"
 	$each viommu_churn_asan 300 env VIOMMU_SANITIZE=1 "$here/viommu_churn.sh"
 	$each viommu_top_asan 300 env VIOMMU_SANITIZE=1 "$here/viommu_top.sh"
+	# the debug kernel (kernel/variants/debug.config): what the whole
+	# suite leaked, last
+	if grep -q '^CONFIG_DEBUG_KMEMLEAK=y' "$TEST_KBUILD/.config" 2>/dev/null; then
+		$each kmemleak 120 "$here/kmemleak.sh"
+	fi
 }
 
 # shellcheck disable=SC2317 # called through suites()
