@@ -645,7 +645,7 @@ static __always_inline int on_veventq(u64 *ctx, bool btf, u32 kind)
 }
 
 /* (ictx, pt_id, viommu_id, data_type, entry_num, seq) */
-static __always_inline int on_inval_start(u64 *ctx, bool btf)
+static __always_inline int on_inval_start(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
 	u32 ictx_id = READ(btf, ictx, id);
@@ -669,7 +669,7 @@ static __always_inline u64 since(u64 start_ns, u32 kind, u64 seq)
 }
 
 /* (ictx, pt_id, viommu_id, entry_num, done_num, result, seq, start_ns) */
-static __always_inline int on_inval_end(u64 *ctx, bool btf)
+static __always_inline int on_inval_end(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
 	u32 ictx_id = READ(btf, ictx, id);
@@ -756,7 +756,7 @@ static __always_inline int on_vmid(u64 *ctx, bool btf, u32 kind)
 }
 
 /* (ictx, parent, iova, length, seq) */
-static __always_inline int on_s2_start(u64 *ctx, bool btf)
+static __always_inline int on_s2_start(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
 	u32 ictx_id = READ(btf, ictx, id);
@@ -768,7 +768,7 @@ static __always_inline int on_s2_start(u64 *ctx, bool btf)
 }
 
 /* (ictx, parent, unmapped, result, seq, start_ns) */
-static __always_inline int on_s2_end(u64 *ctx, bool btf)
+static __always_inline int on_s2_end(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
 	struct iommufd_hwpt_paging *parent = CTX_ARG(ctx, 1);
@@ -800,7 +800,7 @@ static __always_inline int on_s2_end(u64 *ctx, bool btf)
 }
 
 /* (viommu, type, virt_id, veventq, outcome) */
-static __always_inline int on_vevent(u64 *ctx, bool btf)
+static __always_inline int on_vevent(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_viommu *viommu = CTX_ARG(ctx, 0);
 	struct iommufd_veventq *q = CTX_ARG(ctx, 3);
@@ -840,7 +840,7 @@ static __always_inline int on_vevent(u64 *ctx, bool btf)
 }
 
 /* (fault, idev, group, virt_id) */
-static __always_inline int on_fault(u64 *ctx, bool btf)
+static __always_inline int on_fault(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_fault *fault = CTX_ARG(ctx, 0);
 	struct iommufd_device *idev = CTX_ARG(ctx, 1);
@@ -868,7 +868,7 @@ static __always_inline int on_fault(u64 *ctx, bool btf)
 }
 
 /* (fault, idev, group, code) */
-static __always_inline int on_fault_response(u64 *ctx, bool btf)
+static __always_inline int on_fault_response(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_fault *fault = CTX_ARG(ctx, 0);
 	struct iommufd_device *idev = CTX_ARG(ctx, 1);
@@ -899,29 +899,13 @@ static __always_inline int on_fault_response(u64 *ctx, bool btf)
 	return 0;
 }
 
-/* Each handler as a tp_btf program */
-#define VIOMMU_TP(tp, fn, ...)							\
-	SEC("tp_btf/" #tp) int btf_##tp(u64 *ctx) { return fn(ctx, true, ##__VA_ARGS__); }
+/* Each handler as a tp_btf program, from the list of events (viommu.h) */
+#define VIOMMU_TP(KIND, name, tp, fn, flags, stub, args)			\
+	SEC("tp_btf/" #tp) int btf_##tp(u64 *ctx) { return fn(ctx, true, VIOMMU_EV_##KIND); }
+VIOMMU_EVENT_KINDS(VIOMMU_TP)
 
-VIOMMU_TP(iommufd_viommu_alloc, on_viommu, VIOMMU_EV_VIOMMU_ALLOC)
-VIOMMU_TP(iommufd_viommu_destroy, on_viommu, VIOMMU_EV_VIOMMU_DESTROY)
-VIOMMU_TP(iommufd_vdevice_alloc, on_vdevice, VIOMMU_EV_VDEVICE_ALLOC)
-VIOMMU_TP(iommufd_vdevice_destroy, on_vdevice, VIOMMU_EV_VDEVICE_DESTROY)
-VIOMMU_TP(iommufd_hwpt_nested_alloc, on_nested, VIOMMU_EV_NESTED_ALLOC)
-VIOMMU_TP(iommufd_hwpt_nested_destroy, on_nested, VIOMMU_EV_NESTED_DESTROY)
-VIOMMU_TP(iommufd_hw_queue_alloc, on_hw_queue, VIOMMU_EV_HW_QUEUE_ALLOC)
-VIOMMU_TP(iommufd_hw_queue_destroy, on_hw_queue, VIOMMU_EV_HW_QUEUE_DESTROY)
-VIOMMU_TP(iommufd_veventq_alloc, on_veventq, VIOMMU_EV_VEVENTQ_ALLOC)
-VIOMMU_TP(iommufd_veventq_destroy, on_veventq, VIOMMU_EV_VEVENTQ_DESTROY)
-VIOMMU_TP(iommufd_cache_invalidate_start, on_inval_start)
-VIOMMU_TP(iommufd_cache_invalidate_end, on_inval_end)
-VIOMMU_TP(iommufd_viommu_vmid_assign, on_vmid, VIOMMU_EV_VMID_ASSIGN)
-VIOMMU_TP(iommufd_viommu_vmid_release, on_vmid, VIOMMU_EV_VMID_RELEASE)
-VIOMMU_TP(iommufd_viommu_vmid_invalidate, on_vmid, VIOMMU_EV_VMID_INVAL)
-VIOMMU_TP(iommufd_s2_invalidate_start, on_s2_start)
-VIOMMU_TP(iommufd_s2_invalidate_end, on_s2_end)
-VIOMMU_TP(iommufd_vevent_report, on_vevent)
-VIOMMU_TP(iommufd_fault_deliver, on_fault)
-VIOMMU_TP(iommufd_fault_respond, on_fault_response)
+#define VIOMMU_START_TP(tp, fn, KIND, stub, args)			\
+	SEC("tp_btf/" #tp) int btf_##tp(u64 *ctx) { return fn(ctx, true, VIOMMU_EV_##KIND); }
+VIOMMU_START_EVENTS(VIOMMU_START_TP)
 
 char LICENSE[] SEC("license") = "GPL";

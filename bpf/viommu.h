@@ -189,28 +189,94 @@ struct viommu_start_key {
 	__u32 ictx_id;
 };
 
-/* Every event the trace ring buffer carries */
+/*
+ * Every event the programs attach to, in one list for the BPF programs,
+ * the tool's check of the kernel (required events, their BTF arguments),
+ * trace's and topo's names and filters, and the docs (checked by
+ * tests/unit/viommu_events.sh). An event that makes a record:
+ *
+ *   X(KIND, name, tracepoint, handler, flags, btf_stub, (args...))
+ *
+ * KIND: enum viommu_event_kind is VIOMMU_EV_<KIND>, in this order (its
+ * bit in emit_kinds); name: trace's EVENT column and JSON "event";
+ * handler: the BPF function that takes it (ctx, btf, kind); flags:
+ * VIOMMU_EVF_*; btf_stub: the kernel's __bpf_trace_<stub> (the event's or
+ * its class's), whose BTF names the arguments; args: the arguments the
+ * handler reads, by position, as the kernel names them.
+ */
+#define VIOMMU_EVF_LATENCY	0x1	/* at the end of a call, with its latency */
+#define VIOMMU_EVF_TOPO		0x2	/* an object comes or goes: topo --watch */
+
+#define VIOMMU_EVENT_KINDS(X)						\
+	X(VIOMMU_ALLOC, "viommu_alloc", iommufd_viommu_alloc, on_viommu,	\
+	  VIOMMU_EVF_TOPO, "iommufd_viommu_class", ("viommu"))		\
+	X(VIOMMU_DESTROY, "viommu_destroy", iommufd_viommu_destroy, on_viommu, \
+	  VIOMMU_EVF_TOPO, "iommufd_viommu_class", ("viommu"))		\
+	X(VDEVICE_ALLOC, "vdevice_alloc", iommufd_vdevice_alloc, on_vdevice, \
+	  VIOMMU_EVF_TOPO, "iommufd_vdevice_class", ("vdev"))		\
+	X(VDEVICE_DESTROY, "vdevice_destroy", iommufd_vdevice_destroy,	\
+	  on_vdevice, VIOMMU_EVF_TOPO, "iommufd_vdevice_class", ("vdev"))	\
+	X(NESTED_ALLOC, "hwpt_nested_alloc", iommufd_hwpt_nested_alloc,	\
+	  on_nested, VIOMMU_EVF_TOPO, "iommufd_hwpt_nested_class", ("nested")) \
+	X(NESTED_DESTROY, "hwpt_nested_destroy", iommufd_hwpt_nested_destroy, \
+	  on_nested, VIOMMU_EVF_TOPO, "iommufd_hwpt_nested_class", ("nested")) \
+	X(HW_QUEUE_ALLOC, "hw_queue_alloc", iommufd_hw_queue_alloc,		\
+	  on_hw_queue, VIOMMU_EVF_TOPO, "iommufd_hw_queue_class", ("hw_queue")) \
+	X(HW_QUEUE_DESTROY, "hw_queue_destroy", iommufd_hw_queue_destroy,	\
+	  on_hw_queue, VIOMMU_EVF_TOPO, "iommufd_hw_queue_class", ("hw_queue")) \
+	X(VEVENTQ_ALLOC, "veventq_alloc", iommufd_veventq_alloc, on_veventq, \
+	  VIOMMU_EVF_TOPO, "iommufd_veventq_class", ("veventq"))		\
+	X(VEVENTQ_DESTROY, "veventq_destroy", iommufd_veventq_destroy,	\
+	  on_veventq, VIOMMU_EVF_TOPO, "iommufd_veventq_class", ("veventq")) \
+	X(GUEST_INVAL, "guest_inval", iommufd_cache_invalidate_end,		\
+	  on_inval_end, VIOMMU_EVF_LATENCY, "iommufd_cache_invalidate_end",	\
+	  ("ictx", "pt_id", "viommu_id", "entry_num", "done_num", "result",	\
+	   "seq", "start_ns"))						\
+	X(S2_INVAL, "s2_inval", iommufd_s2_invalidate_end, on_s2_end,	\
+	  VIOMMU_EVF_LATENCY, "iommufd_s2_invalidate_end",			\
+	  ("ictx", "parent", "unmapped", "result", "seq", "start_ns"))	\
+	X(VMID_ASSIGN, "vmid_assign", iommufd_viommu_vmid_assign, on_vmid,	\
+	  VIOMMU_EVF_TOPO, "iommufd_viommu_vmid_class",			\
+	  ("viommu", "vmid", "guest_id"))					\
+	X(VMID_RELEASE, "vmid_release", iommufd_viommu_vmid_release, on_vmid, \
+	  VIOMMU_EVF_TOPO, "iommufd_viommu_vmid_class",			\
+	  ("viommu", "vmid", "guest_id"))					\
+	X(VMID_INVAL, "vmid_inval", iommufd_viommu_vmid_invalidate, on_vmid, \
+	  0, "iommufd_viommu_vmid_invalidate", ("viommu", "vmid", "iova", "size")) \
+	X(VEVENT, "vevent", iommufd_vevent_report, on_vevent, 0,		\
+	  "iommufd_vevent_report",						\
+	  ("viommu", "type", "virt_id", "veventq", "outcome"))		\
+	X(FAULT, "fault", iommufd_fault_deliver, on_fault, 0,		\
+	  "iommufd_fault_deliver", ("fault", "idev", "group", "virt_id"))	\
+	X(FAULT_RESPONSE, "fault_response", iommufd_fault_respond,		\
+	  on_fault_response, VIOMMU_EVF_LATENCY, "iommufd_fault_respond",	\
+	  ("fault", "idev", "group", "code"))
+
+/*
+ * Events that only time a call for the end event of KIND and make no
+ * record of their own: X(tracepoint, handler, KIND, btf_stub, (args...)).
+ * The end events carry their start time, so only trace loads these (for
+ * an end event enabled mid-call).
+ */
+#define VIOMMU_START_EVENTS(X)						\
+	X(iommufd_cache_invalidate_start, on_inval_start, GUEST_INVAL,	\
+	  "iommufd_cache_invalidate_start",					\
+	  ("ictx", "pt_id", "viommu_id", "data_type", "entry_num", "seq"))	\
+	X(iommufd_s2_invalidate_start, on_s2_start, S2_INVAL,		\
+	  "iommufd_s2_invalidate_start",					\
+	  ("ictx", "parent", "iova", "length", "seq"))
+
+/* (a, b) -> a, b: the args column of the lists above */
+#define VIOMMU_UNPAREN(...)	__VA_ARGS__
+
+/* Every record the trace ring buffer carries */
 enum viommu_event_kind {
-	VIOMMU_EV_VIOMMU_ALLOC,
-	VIOMMU_EV_VIOMMU_DESTROY,
-	VIOMMU_EV_VDEVICE_ALLOC,
-	VIOMMU_EV_VDEVICE_DESTROY,
-	VIOMMU_EV_NESTED_ALLOC,
-	VIOMMU_EV_NESTED_DESTROY,
-	VIOMMU_EV_HW_QUEUE_ALLOC,
-	VIOMMU_EV_HW_QUEUE_DESTROY,
-	VIOMMU_EV_VEVENTQ_ALLOC,
-	VIOMMU_EV_VEVENTQ_DESTROY,
-	VIOMMU_EV_GUEST_INVAL,		/* at the end, with the latency */
-	VIOMMU_EV_S2_INVAL,		/* at the end, with the latency */
-	VIOMMU_EV_VMID_ASSIGN,
-	VIOMMU_EV_VMID_RELEASE,
-	VIOMMU_EV_VMID_INVAL,
-	VIOMMU_EV_VEVENT,
-	VIOMMU_EV_FAULT,
-	VIOMMU_EV_FAULT_RESPONSE,	/* with the fault-to-response time */
+#define VIOMMU_X_EV_ENUM(KIND, name, tp, fn, flags, stub, args) VIOMMU_EV_##KIND,
+	VIOMMU_EVENT_KINDS(VIOMMU_X_EV_ENUM)
+#undef VIOMMU_X_EV_ENUM
 	VIOMMU_EV_KINDS,
 };
+_Static_assert(VIOMMU_EV_KINDS <= 32, "emit_kinds has a bit per kind");
 
 /*
  * One trace record. obj_id and arg[] depend on the kind; see

@@ -179,6 +179,38 @@ static void test_drops(void)
 	json_object_put(o);
 }
 
+/* The list of events (bpf/viommu.h): every kind named, once, with its tracepoint */
+static void test_events(void)
+{
+	int unnamed = 0, dup_names = 0, dup_tps = 0, lookups = 0;
+
+	for (int k = 0; k < VIOMMU_EV_KINDS; k++) {
+		if (!viommu_events[k].name || !*viommu_events[k].name ||
+		    !viommu_events[k].tracepoint || strncmp(viommu_events[k].tracepoint, "iommufd_", 8))
+			unnamed++;
+		else
+			lookups += viommu_event_kind(viommu_events[k].name) == k;
+	}
+	tap_is(unnamed, 0, "every one of the %d event kinds has a name and an iommufd_ tracepoint",
+	       VIOMMU_EV_KINDS);
+	for (unsigned int i = 0; !unnamed && i < VIOMMU_TRACEPOINTS; i++)
+		for (unsigned int j = 0; j < i; j++) {
+			dup_tps += !strcmp(viommu_tracepoint(i), viommu_tracepoint(j));
+			if (i < VIOMMU_EV_KINDS)
+				dup_names += !strcmp(viommu_events[i].name, viommu_events[j].name);
+		}
+	tap_ok(!dup_names && !dup_tps && lookups == VIOMMU_EV_KINDS && !viommu_tracepoint(VIOMMU_TRACEPOINTS),
+	       "names and tracepoints unique (%d, %d), each name finds its kind (%d), %d tracepoints",
+	       dup_names, dup_tps, lookups, VIOMMU_TRACEPOINTS);
+	/* 18 record kinds and the 2 start events: what the kernel series has */
+	tap_is(VIOMMU_TRACEPOINTS, 20, "20 tracepoints: 18 record kinds and 2 start events");
+	tap_ok(viommu_event_mask(VIOMMU_EVF_LATENCY) == (1u << VIOMMU_EV_GUEST_INVAL |
+		1u << VIOMMU_EV_S2_INVAL | 1u << VIOMMU_EV_FAULT_RESPONSE) &&
+	       __builtin_popcount(viommu_event_mask(VIOMMU_EVF_TOPO)) == 12 &&
+	       !(viommu_event_mask(VIOMMU_EVF_TOPO) & (1u << VIOMMU_EV_VMID_INVAL)),
+	       "latency kinds: the 3 end events; topo --watch: the 12 object changes");
+}
+
 static const char fdinfo_text[] =
 	"pos:\t0\nflags:\t02\nmnt_id:\t20\nino:\t5\n"
 	"iommufd-ctx:\t7\n"
@@ -316,12 +348,13 @@ static void test_compare(void)
 
 int main(void)
 {
-	tap_plan(48);
+	tap_plan(52);
 	test_buckets();
 	test_percentiles();
 	test_print();
 	test_hist_json();
 	test_drops();
+	test_events();
 	test_fdinfo();
 	test_compare();
 	return tap_done();

@@ -22,21 +22,6 @@ struct viommu_bpf {
 	int ncpus;
 };
 
-/* The events the programs attach to: all must exist */
-static const char *const required_events[] = {
-	"iommufd_viommu_alloc", "iommufd_viommu_destroy",
-	"iommufd_vdevice_alloc", "iommufd_vdevice_destroy",
-	"iommufd_hwpt_nested_alloc", "iommufd_hwpt_nested_destroy",
-	"iommufd_hw_queue_alloc", "iommufd_hw_queue_destroy",
-	"iommufd_veventq_alloc", "iommufd_veventq_destroy",
-	"iommufd_cache_invalidate_start", "iommufd_cache_invalidate_end",
-	"iommufd_viommu_vmid_assign", "iommufd_viommu_vmid_release",
-	"iommufd_viommu_vmid_invalidate",
-	"iommufd_s2_invalidate_start", "iommufd_s2_invalidate_end",
-	"iommufd_vevent_report", "iommufd_fault_deliver",
-	"iommufd_fault_respond",
-};
-
 static bool has_caps(void)
 {
 	cap_value_t need[] = { CAP_BPF, CAP_PERFMON };
@@ -98,17 +83,18 @@ int viommu_check_environment(void)
 			viommu_btf_override() ? viommu_btf_override() : "", strerror(errno));
 		return -ENOENT;
 	}
-	for (size_t i = 0; i < sizeof(required_events) / sizeof(*required_events); i++) {
+	/* the events the programs attach to (bpf/viommu.h): all must exist */
+	for (unsigned int i = 0; i < VIOMMU_TRACEPOINTS; i++) {
 		char name[128];
 
-		snprintf(name, sizeof(name), "btf_trace_%s", required_events[i]);
+		snprintf(name, sizeof(name), "btf_trace_%s", viommu_tracepoint(i));
 		if (btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0)
 			continue;
 		if (!missing++)
 			fprintf(stderr,
 				"viommu: this kernel (%s) lacks the iommufd trace events the tool needs:\n",
 				release);
-		fprintf(stderr, "  iommufd:%s\n", required_events[i]);
+		fprintf(stderr, "  iommufd:%s\n", viommu_tracepoint(i));
 	}
 	/* The events are there: are their arguments and fields the tool's? */
 	if (!missing && viommu_check_btf(btf, release)) {
@@ -118,10 +104,10 @@ int viommu_check_environment(void)
 	btf__free(btf);
 	if (missing) {
 		fprintf(stderr,
-			"  %d of %zu are missing. They come with this project's kernel series\n"
+			"  %d of %d are missing. They come with this project's kernel series\n"
 			"  (kernel/patches, built by 'make kernel'; docs/tracepoints.md). Run the\n"
 			"  tool on that kernel, e.g. in the test VM: make demo\n",
-			missing, sizeof(required_events) / sizeof(*required_events));
+			missing, VIOMMU_TRACEPOINTS);
 		return -ENOENT;
 	}
 	return 0;
@@ -147,8 +133,12 @@ static void select_programs(struct viommu_skel *skel, bool emit_events)
 
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *name = bpf_program__name(prog);
-		bool is_start = strstr(name, "_invalidate_start") != NULL;
+		bool is_start = false;
 
+		/* btf_<tracepoint>, as viommu.bpf.c names them */
+		for (int i = 0; i < VIOMMU_START_KINDS; i++)
+			is_start |= !strncmp(name, "btf_", 4) &&
+				    !strcmp(name + 4, viommu_start_events[i]);
 		bpf_program__set_autoload(prog, emit_events || !is_start);
 	}
 }

@@ -13,43 +13,20 @@
 /*
  * The arguments each handler reads, by position after __data, with the
  * names the kernel gives them (the parameters of __bpf_trace_<func>, the
- * event's or its class's BPF stub, whose BTF keeps their names).
+ * event's or its class's BPF stub, whose BTF keeps their names): from the
+ * list of events the programs are built from (bpf/viommu.h).
  */
 static const struct {
 	const char *event, *func;
 	const char *args[8];
 } tp_args[] = {
-	{ "iommufd_viommu_alloc", "iommufd_viommu_class", { "viommu" } },
-	{ "iommufd_viommu_destroy", "iommufd_viommu_class", { "viommu" } },
-	{ "iommufd_vdevice_alloc", "iommufd_vdevice_class", { "vdev" } },
-	{ "iommufd_vdevice_destroy", "iommufd_vdevice_class", { "vdev" } },
-	{ "iommufd_hwpt_nested_alloc", "iommufd_hwpt_nested_class", { "nested" } },
-	{ "iommufd_hwpt_nested_destroy", "iommufd_hwpt_nested_class", { "nested" } },
-	{ "iommufd_hw_queue_alloc", "iommufd_hw_queue_class", { "hw_queue" } },
-	{ "iommufd_hw_queue_destroy", "iommufd_hw_queue_class", { "hw_queue" } },
-	{ "iommufd_veventq_alloc", "iommufd_veventq_class", { "veventq" } },
-	{ "iommufd_veventq_destroy", "iommufd_veventq_class", { "veventq" } },
-	{ "iommufd_cache_invalidate_start", "iommufd_cache_invalidate_start",
-	  { "ictx", "pt_id", "viommu_id", "data_type", "entry_num", "seq" } },
-	{ "iommufd_cache_invalidate_end", "iommufd_cache_invalidate_end",
-	  { "ictx", "pt_id", "viommu_id", "entry_num", "done_num", "result", "seq",
-	    "start_ns" } },
-	{ "iommufd_viommu_vmid_assign", "iommufd_viommu_vmid_class",
-	  { "viommu", "vmid", "guest_id" } },
-	{ "iommufd_viommu_vmid_release", "iommufd_viommu_vmid_class",
-	  { "viommu", "vmid", "guest_id" } },
-	{ "iommufd_viommu_vmid_invalidate", "iommufd_viommu_vmid_invalidate",
-	  { "viommu", "vmid", "iova", "size" } },
-	{ "iommufd_s2_invalidate_start", "iommufd_s2_invalidate_start",
-	  { "ictx", "parent", "iova", "length", "seq" } },
-	{ "iommufd_s2_invalidate_end", "iommufd_s2_invalidate_end",
-	  { "ictx", "parent", "unmapped", "result", "seq", "start_ns" } },
-	{ "iommufd_vevent_report", "iommufd_vevent_report",
-	  { "viommu", "type", "virt_id", "veventq", "outcome" } },
-	{ "iommufd_fault_deliver", "iommufd_fault_deliver",
-	  { "fault", "idev", "group", "virt_id" } },
-	{ "iommufd_fault_respond", "iommufd_fault_respond",
-	  { "fault", "idev", "group", "code" } },
+#define TP_ARGS(KIND, name, tp, fn, flags, stub, args)	\
+	{ #tp, stub, { VIOMMU_UNPAREN args } },
+	VIOMMU_EVENT_KINDS(TP_ARGS)
+#undef TP_ARGS
+#define START_ARGS(tp, fn, KIND, stub, args) { #tp, stub, { VIOMMU_UNPAREN args } },
+	VIOMMU_START_EVENTS(START_ARGS)
+#undef START_ARGS
 };
 
 /*

@@ -14,14 +14,7 @@
 static struct topo_opts {
 	bool watch;
 	struct viommu_events_opts events;	/* --watch: only object changes */
-} opts = {
-	.events.kinds = 1u << VIOMMU_EV_VIOMMU_ALLOC | 1u << VIOMMU_EV_VIOMMU_DESTROY |
-			1u << VIOMMU_EV_VDEVICE_ALLOC | 1u << VIOMMU_EV_VDEVICE_DESTROY |
-			1u << VIOMMU_EV_NESTED_ALLOC | 1u << VIOMMU_EV_NESTED_DESTROY |
-			1u << VIOMMU_EV_HW_QUEUE_ALLOC | 1u << VIOMMU_EV_HW_QUEUE_DESTROY |
-			1u << VIOMMU_EV_VEVENTQ_ALLOC | 1u << VIOMMU_EV_VEVENTQ_DESTROY |
-			1u << VIOMMU_EV_VMID_ASSIGN | 1u << VIOMMU_EV_VMID_RELEASE,
-};
+} opts;
 
 static uint64_t lost_reported;
 
@@ -393,6 +386,8 @@ int cmd_topo(int argc, char **argv)
 	}
 	/* Attach before the snapshot, so no change falls between the two */
 	if (opts.watch) {
+		/* only the records of objects that come and go enter the buffer */
+		opts.events.kinds = viommu_event_mask(VIOMMU_EVF_TOPO);
 		vb = viommu_bpf_open_events(&opts.events, on_event, &rb);
 		if (!vb)
 			return 1;

@@ -14,6 +14,7 @@
 static struct trace_opts {
 	struct viommu_events_opts events;	/* -i and -R, applied in BPF */
 	long max_events;
+	bool list;
 } opts;
 
 /* on_event's return value that stops the ring buffer's consumer at -c N */
@@ -21,33 +22,13 @@ static struct trace_opts {
 
 static uint64_t first_ts, seen, lost_reported;
 
-static const char *const kind_names[VIOMMU_EV_KINDS] = {
-	[VIOMMU_EV_VIOMMU_ALLOC] = "viommu_alloc",
-	[VIOMMU_EV_VIOMMU_DESTROY] = "viommu_destroy",
-	[VIOMMU_EV_VDEVICE_ALLOC] = "vdevice_alloc",
-	[VIOMMU_EV_VDEVICE_DESTROY] = "vdevice_destroy",
-	[VIOMMU_EV_NESTED_ALLOC] = "hwpt_nested_alloc",
-	[VIOMMU_EV_NESTED_DESTROY] = "hwpt_nested_destroy",
-	[VIOMMU_EV_HW_QUEUE_ALLOC] = "hw_queue_alloc",
-	[VIOMMU_EV_HW_QUEUE_DESTROY] = "hw_queue_destroy",
-	[VIOMMU_EV_VEVENTQ_ALLOC] = "veventq_alloc",
-	[VIOMMU_EV_VEVENTQ_DESTROY] = "veventq_destroy",
-	[VIOMMU_EV_GUEST_INVAL] = "guest_inval",
-	[VIOMMU_EV_S2_INVAL] = "s2_inval",
-	[VIOMMU_EV_VMID_ASSIGN] = "vmid_assign",
-	[VIOMMU_EV_VMID_RELEASE] = "vmid_release",
-	[VIOMMU_EV_VMID_INVAL] = "vmid_inval",
-	[VIOMMU_EV_VEVENT] = "vevent",
-	[VIOMMU_EV_FAULT] = "fault",
-	[VIOMMU_EV_FAULT_RESPONSE] = "fault_response",
-};
-
 static const char *const outcomes[] = { "queued", "lost_full", "lost_nomem", "no_queue" };
 
 static const struct argp_option options[] = {
 	{ "viommu", 'i', "ID", 0, "Only events of this vIOMMU id", 0 },
 	{ "count", 'c', "N", 0, "Stop after N events", 0 },
 	{ "ringbuf-pages", 'R', "N", 0, "Ring buffer size in pages, a power of 2 (default 4 MiB)", 0 },
+	{ "list", 'l', NULL, 0, "List the events, their tracepoints and fields, and exit", 0 },
 	{},
 };
 
@@ -60,7 +41,8 @@ static const char doc[] =
 "EXAMPLES:\n"
 "  viommu trace                # everything\n"
 "  viommu trace -p 1234 -i 2   # one VMM's vIOMMU 2\n"
-"  viommu trace --json -c 100  # 100 events as JSON lines";
+"  viommu trace --json -c 100  # 100 events as JSON lines\n"
+"  viommu trace -l              # the events and their fields";
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
@@ -80,6 +62,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'R':
 		opts.events.ringbuf_pages = parse_ringbuf_pages(state, arg);
+		break;
+	case 'l':
+		opts.list = true;
 		break;
 	default:
 		/* argp itself rejects positional arguments nobody takes */
@@ -230,8 +215,7 @@ static struct json_object *field_json(const struct field *f)
 
 static bool has_latency(unsigned int kind)
 {
-	return kind == VIOMMU_EV_GUEST_INVAL || kind == VIOMMU_EV_S2_INVAL ||
-	       kind == VIOMMU_EV_FAULT_RESPONSE;
+	return kind < VIOMMU_EV_KINDS && (viommu_events[kind].flags & VIOMMU_EVF_LATENCY);
 }
 
 /* The first keys of every JSON line of trace: schema, type, time */
@@ -292,7 +276,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		return 0;
 	if (!first_ts)
 		first_ts = e->ts_ns;
-	kind = kind_names[e->kind];
+	kind = viommu_events[e->kind].name;
 	n = fields(e, f);
 	if (common.json) {
 		struct json_object *o = trace_json_line("viommu-trace", ktime_to_unix_ms(e->ts_ns));
@@ -336,6 +320,52 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/*
+ * -l: each kind of record, its tracepoint and the fields it prints after
+ * the columns every record has (and viommu=, when it names a vIOMMU)
+ */
+static void list_events(void)
+{
+	if (!common.json)
+		printf("%-19s %-38s %s\n", "EVENT", "TRACEPOINT", "FIELDS");
+	for (unsigned int k = 0; k < VIOMMU_EV_KINDS; k++) {
+		struct viommu_event e = { .kind = k };
+		struct json_object *o = NULL, *a = NULL;
+		char tp[64];
+		struct field f[8];
+		int n = fields(&e, f);
+
+		snprintf(tp, sizeof(tp), "iommufd:%s", viommu_events[k].tracepoint);
+		if (common.json) {
+			o = trace_json_line("viommu-trace-events", now_unix_ms());
+			a = json_object_new_array();
+			json_object_object_add(o, "event", json_object_new_string(viommu_events[k].name));
+			json_object_object_add(o, "tracepoint", json_object_new_string(tp));
+			json_object_object_add(o, "fields", a);
+		} else {
+			printf("%-19s %-38s", viommu_events[k].name, tp);
+		}
+		for (int i = 0; i <= n + 1; i++) {
+			const char *name = i < n ? f[i].name :
+				i == n && k == VIOMMU_EV_VEVENT ? "outcome" :
+				i == n + 1 && has_latency(k) ? "lat_us" : NULL;
+
+			if (!name)
+				continue;
+			if (a)
+				json_object_array_add(a, json_object_new_string(name));
+			else
+				printf(" %s", name);
+		}
+		if (o) {
+			json_emit(o);
+			json_object_put(o);
+		} else {
+			printf("\n");
+		}
+	}
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	const struct argp_child children[] = { { &common_argp, 0, "Common options:", 0 }, {} };
@@ -346,6 +376,10 @@ int cmd_trace(int argc, char **argv)
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
+	if (opts.list) {
+		list_events();
+		return 0;
+	}
 	vb = viommu_bpf_open_events(&opts.events, on_event, &rb);
 	if (!vb)
 		return 1;

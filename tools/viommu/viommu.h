@@ -128,6 +128,21 @@ struct json_object *json_id(uint64_t id);
 /* Wall-clock milliseconds of a bpf_ktime_get_ns() time (CLOCK_MONOTONIC) */
 double ktime_to_unix_ms(uint64_t ktime_ns);
 
+/* --- events.c: the events of VIOMMU_EVENT_KINDS (bpf/viommu.h) --- */
+struct viommu_event_info {
+	const char *name;	/* trace's EVENT, JSON "event" */
+	const char *tracepoint;	/* in the iommufd system */
+	unsigned int flags;	/* VIOMMU_EVF_* */
+};
+#define VIOMMU_X_COUNT(...)	+1
+#define VIOMMU_START_KINDS	(0 VIOMMU_START_EVENTS(VIOMMU_X_COUNT))
+#define VIOMMU_TRACEPOINTS	(VIOMMU_EV_KINDS + VIOMMU_START_KINDS)
+extern const struct viommu_event_info viommu_events[VIOMMU_EV_KINDS];
+extern const char *const viommu_start_events[VIOMMU_START_KINDS];
+const char *viommu_tracepoint(unsigned int i);	/* i < VIOMMU_TRACEPOINTS */
+unsigned int viommu_event_mask(unsigned int flags);
+int viommu_event_kind(const char *name);
+
 /* --- bpf.c: loading the programs and reading their maps --- */
 struct viommu_bpf;
 
