@@ -97,7 +97,7 @@ VIOMMU_PURE := tools/viommu/hist.c tools/viommu/snapshot.c tools/viommu/compare.
 $(OUT)/unit/viommu_logic: tests/unit/viommu_logic.c $(VIOMMU_PURE) tools/viommu/viommu.h \
 		bpf/viommu.h tests/lib/tap.h | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(VIOMMU_PURE) -ljson-c -lm
+	$(CC) $(CFLAGS) -o $@ $< $(VIOMMU_PURE) -ljson-c -lm -lpthread
 
 # viommu export's exposition of synthetic values (tests/unit/prometheus.sh)
 EXPORT_PURE := tools/viommu/metrics.c tools/viommu/hist.c

@@ -376,15 +376,7 @@ static __always_inline void hist_add(struct viommu_hist *h, u64 ns)
 
 static __always_inline void interval_max_add(struct viommu_interval_max *m, u64 ns)
 {
-	u64 epoch = *(volatile u64 *)&interval_epoch;
-	u32 slot = epoch & 1;
-
-	if (m->epoch[slot] != epoch) {
-		m->epoch[slot] = epoch;
-		m->max_ns[slot] = 0;
-	}
-	if (ns > m->max_ns[slot])
-		m->max_ns[slot] = ns;
+	viommu_interval_max_update(m, *(volatile u64 *)&interval_epoch, ns);
 }
 
 /* A VM's latency of one kind: its histogram and its interval's maximum */

@@ -95,15 +95,83 @@ struct viommu_hist {
 	X(viommus_destroyed)
 
 /*
- * The largest latency in the reader's interval: slot (epoch & 1) holds the
- * maximum of epoch. The reader moves the programs' epoch on at the end of
- * an interval, then reads the slot of the epoch it closed, which no
- * program writes any more; the other slot restarts at the next epoch.
+ * The largest latency in the reader's interval. The reader moves the
+ * programs' epoch on at the end of an interval, then reads the slot of the
+ * epoch it closed (slot epoch & 1), which no program writes any more; the
+ * other slot restarts at the next epoch.
+ *
+ * A slot is one word, the epoch's low VIOMMU_IMAX_EPOCH_BITS above the
+ * maximum in ns, so that CPUs update it with one compare-and-swap: with
+ * the epoch and the maximum in two words, a CPU that restarts the slot for
+ * a new epoch could wipe out the maximum another CPU had just written, and
+ * two CPUs could each keep their own smaller value.
  */
+#define VIOMMU_IMAX_NS_BITS	40	/* up to about 18 minutes; larger is clamped */
+#define VIOMMU_IMAX_EPOCH_BITS	24	/* the epoch modulo 2^24: intervals */
+#define VIOMMU_IMAX_NS_MASK	((1ULL << VIOMMU_IMAX_NS_BITS) - 1)
+#define VIOMMU_IMAX_EPOCH_MASK	((1ULL << VIOMMU_IMAX_EPOCH_BITS) - 1)
+/*
+ * A failed compare-and-swap means another CPU changed the word. Each such
+ * change either raised this epoch's maximum or moved the slot to a newer
+ * epoch; after VIOMMU_IMAX_TRIES of them in a row a larger value than
+ * this one would have to have been written (BPF needs a bounded loop).
+ */
+#define VIOMMU_IMAX_TRIES	32
+
 struct viommu_interval_max {
-	__u64 epoch[2];
-	__u64 max_ns[2];
+	__u64 slot[2];	/* epoch << VIOMMU_IMAX_NS_BITS | max_ns */
 };
+
+/* Tests replace it to run another CPU's update between load and swap */
+#ifndef VIOMMU_CMPXCHG
+#define VIOMMU_CMPXCHG(p, old, new)	__sync_val_compare_and_swap(p, old, new)
+#endif
+
+/* Is epoch tag a (a slot's) newer than b? Tags wrap at 2^24 */
+static inline __attribute__((always_inline)) int
+viommu_imax_newer(__u64 a, __u64 b)
+{
+	__u64 d = (a - b) & VIOMMU_IMAX_EPOCH_MASK;
+
+	return d && d < (1ULL << (VIOMMU_IMAX_EPOCH_BITS - 1));
+}
+
+/* max(the slot of epoch, ns), atomically against the other CPUs */
+static inline __attribute__((always_inline)) void
+viommu_interval_max_update(struct viommu_interval_max *m, __u64 epoch, __u64 ns)
+{
+	__u64 *w = &m->slot[epoch & 1];
+	__u64 tag = epoch & VIOMMU_IMAX_EPOCH_MASK;
+	__u64 want, old, seen;
+
+	if (ns > VIOMMU_IMAX_NS_MASK)
+		ns = VIOMMU_IMAX_NS_MASK;
+	want = tag << VIOMMU_IMAX_NS_BITS | ns;
+	old = *(volatile __u64 *)w;
+	for (int i = 0; i < VIOMMU_IMAX_TRIES; i++) {
+		__u64 old_tag = old >> VIOMMU_IMAX_NS_BITS;
+
+		/* a newer epoch's slot (this CPU read the epoch late): keep it */
+		if (viommu_imax_newer(old_tag, tag))
+			return;
+		if (old_tag == tag && (old & VIOMMU_IMAX_NS_MASK) >= ns)
+			return;
+		seen = VIOMMU_CMPXCHG(w, old, want);
+		if (seen == old)
+			return;
+		old = seen;
+	}
+}
+
+/* The largest latency of the closed interval epoch, 0 if it had none */
+static inline __attribute__((always_inline)) __u64
+viommu_interval_max_read(const struct viommu_interval_max *m, __u64 epoch)
+{
+	__u64 w = m->slot[epoch & 1];
+
+	return w >> VIOMMU_IMAX_NS_BITS == (epoch & VIOMMU_IMAX_EPOCH_MASK) ?
+		w & VIOMMU_IMAX_NS_MASK : 0;
+}
 
 /*
  * Per VM (iommufd context): one copy shared by all CPUs, updated with

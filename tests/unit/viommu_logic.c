@@ -4,9 +4,18 @@
  * percentiles and text, the histogram JSON, the fdinfo parser, compare.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/types.h>
+
+/*
+ * The per-interval maximum's compare-and-swap (bpf/viommu.h), with a hook
+ * that runs "another CPU's" update between this CPU's load and its swap
+ */
+static __u64 imax_cmpxchg(__u64 *p, __u64 old, __u64 new);
+#define VIOMMU_CMPXCHG(p, old, new)	imax_cmpxchg(p, old, new)
 #include "../../tools/viommu/viommu.h"
 #include "../lib/tap.h"
 
@@ -211,6 +220,96 @@ static void test_events(void)
 	       "latency kinds: the 3 end events; topo --watch: the 12 object changes");
 }
 
+/* The other CPU's update, run once at the next swap */
+static struct {
+	bool armed;
+	struct viommu_interval_max *m;
+	__u64 epoch, ns;
+} other_cpu;
+
+static __u64 imax_cmpxchg(__u64 *p, __u64 old, __u64 new)
+{
+	if (other_cpu.armed) {
+		other_cpu.armed = false;
+		viommu_interval_max_update(other_cpu.m, other_cpu.epoch, other_cpu.ns);
+	}
+	return __sync_val_compare_and_swap(p, old, new);
+}
+
+/* ns on this CPU while another CPU writes other_ns of other_epoch in between */
+static __u64 race(struct viommu_interval_max *m, __u64 epoch, __u64 ns,
+		  __u64 other_epoch, __u64 other_ns)
+{
+	other_cpu.m = m;
+	other_cpu.epoch = other_epoch;
+	other_cpu.ns = other_ns;
+	other_cpu.armed = true;
+	viommu_interval_max_update(m, epoch, ns);
+	return viommu_interval_max_read(m, epoch);
+}
+
+#define IMAX_THREADS	4
+#define IMAX_UPDATES	200000
+
+static void *imax_thread(void *arg)
+{
+	struct viommu_interval_max *m = arg;
+	unsigned int seed = (unsigned int)(uintptr_t)&seed;
+
+	for (int i = 0; i < IMAX_UPDATES; i++)
+		viommu_interval_max_update(m, 9, rand_r(&seed) % 1000000);
+	return NULL;
+}
+
+static void test_interval_max(void)
+{
+	struct viommu_interval_max m = {};
+	pthread_t th[IMAX_THREADS];
+
+	viommu_interval_max_update(&m, 5, 100);
+	viommu_interval_max_update(&m, 5, 50);
+	viommu_interval_max_update(&m, 5, 300);
+	viommu_interval_max_update(&m, 6, 10);
+	tap_ok(viommu_interval_max_read(&m, 5) == 300 && viommu_interval_max_read(&m, 6) == 10 &&
+	       viommu_interval_max_read(&m, 4) == 0,
+	       "interval max: epoch 5 keeps its largest (300), epoch 6 its own (10), epoch 4 none");
+	viommu_interval_max_update(&m, 7, 20);
+	tap_ok(viommu_interval_max_read(&m, 7) == 20 && viommu_interval_max_read(&m, 5) == 0,
+	       "interval max: epoch 7 restarts the slot of epoch 5 (20, then 0 for 5)");
+
+	/* another CPU's larger value lands between this CPU's load and swap */
+	memset(&m, 0, sizeof(m));
+	tap_is(race(&m, 3, 500, 3, 900), 900,
+	       "interval max: another CPU's larger maximum written meanwhile is kept");
+	memset(&m, 0, sizeof(m));
+	tap_is(race(&m, 3, 500, 3, 200), 500,
+	       "interval max: a larger maximum is not lost to another CPU's smaller one");
+	/* the other CPU restarted the slot for the epoch: this one's value joins it */
+	m.slot[1] = 1ULL << VIOMMU_IMAX_NS_BITS | 700;	/* epoch 1's */
+	tap_is(race(&m, 3, 500, 3, 200), 500,
+	       "interval max: a slot restarted for the epoch meanwhile still gets this CPU's maximum");
+	/* this CPU read the epoch late: the slot is 2 epochs on already */
+	memset(&m, 0, sizeof(m));
+	race(&m, 3, 800, 5, 100);
+	tap_ok(viommu_interval_max_read(&m, 5) == 100 && viommu_interval_max_read(&m, 3) == 0,
+	       "interval max: a late update of epoch 3 leaves epoch 5's slot alone");
+	memset(&m, 0, sizeof(m));
+	viommu_interval_max_update(&m, (1ULL << VIOMMU_IMAX_EPOCH_BITS) + 2, 5ULL << 40);
+	tap_is(viommu_interval_max_read(&m, (1ULL << VIOMMU_IMAX_EPOCH_BITS) + 2),
+	       VIOMMU_IMAX_NS_MASK, "interval max: a latency beyond 40 bits of ns is clamped, epochs wrap");
+
+	/* and real threads, each update racing the others' */
+	memset(&m, 0, sizeof(m));
+	for (int i = 0; i < IMAX_THREADS; i++)
+		pthread_create(&th[i], NULL, imax_thread, &m);
+	viommu_interval_max_update(&m, 9, 1234567);
+	for (int i = 0; i < IMAX_THREADS; i++)
+		pthread_join(th[i], NULL);
+	tap_is(viommu_interval_max_read(&m, 9), 1234567,
+	       "interval max: %d threads x %d updates keep the one largest value",
+	       IMAX_THREADS, IMAX_UPDATES);
+}
+
 static const char fdinfo_text[] =
 	"pos:\t0\nflags:\t02\nmnt_id:\t20\nino:\t5\n"
 	"iommufd-ctx:\t7\n"
@@ -348,13 +447,14 @@ static void test_compare(void)
 
 int main(void)
 {
-	tap_plan(52);
+	tap_plan(60);
 	test_buckets();
 	test_percentiles();
 	test_print();
 	test_hist_json();
 	test_drops();
 	test_events();
+	test_interval_max();
 	test_fdinfo();
 	test_compare();
 	return tap_done();

@@ -310,15 +310,12 @@ void viommu_vm_stats_add(struct viommu_vm_stats *d, const struct viommu_vm_stats
 		hist_merge(&d->lat[k], &s->lat[k]);
 		/* per slot: the newest epoch's maximum over the copies */
 		for (int i = 0; i < 2; i++) {
-			struct viommu_interval_max *dm = &d->interval_max[k];
-			const struct viommu_interval_max *sm = &s->interval_max[k];
+			__u64 *dw = &d->interval_max[k].slot[i];
+			__u64 sw = s->interval_max[k].slot[i];
 
-			if (sm->epoch[i] > dm->epoch[i]) {
-				dm->epoch[i] = sm->epoch[i];
-				dm->max_ns[i] = sm->max_ns[i];
-			} else if (sm->epoch[i] == dm->epoch[i] && sm->max_ns[i] > dm->max_ns[i]) {
-				dm->max_ns[i] = sm->max_ns[i];
-			}
+			if (viommu_imax_newer(sw >> VIOMMU_IMAX_NS_BITS, *dw >> VIOMMU_IMAX_NS_BITS) ||
+			    (sw >> VIOMMU_IMAX_NS_BITS == *dw >> VIOMMU_IMAX_NS_BITS && sw > *dw))
+				*dw = sw;
 		}
 	}
 }
@@ -339,9 +336,7 @@ uint64_t viommu_bpf_end_interval(struct viommu_bpf *vb)
 uint64_t viommu_interval_max_ns(const struct viommu_vm_stats *s, int kind,
 				uint64_t epoch)
 {
-	const struct viommu_interval_max *m = &s->interval_max[kind];
-
-	return m->epoch[epoch & 1] == epoch ? m->max_ns[epoch & 1] : 0;
+	return viommu_interval_max_read(&s->interval_max[kind], epoch);
 }
 
 /*
