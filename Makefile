@@ -93,7 +93,7 @@ $(SAN_OUT)/viommu-top: $(SAN_OUT)/viommu
 
 # Host unit tests of the tool's pure logic
 VIOMMU_PURE := tools/viommu/hist.c tools/viommu/snapshot.c tools/viommu/compare.c \
-	       tools/viommu/events.c
+	       tools/viommu/events.c tools/viommu/delta.c
 $(OUT)/unit/viommu_logic: tests/unit/viommu_logic.c $(VIOMMU_PURE) tools/viommu/viommu.h \
 		bpf/viommu.h tests/lib/tap.h | deps
 	@mkdir -p $(@D)

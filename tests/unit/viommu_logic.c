@@ -310,6 +310,84 @@ static void test_interval_max(void)
 	       IMAX_THREADS, IMAX_UPDATES);
 }
 
+/* delta.c: the previous reading per key */
+static void test_delta(void)
+{
+	struct delta_set *vms = delta_set_new(sizeof(unsigned int), &delta_vm_layout, true);
+	struct viommu_vm_stats now = { .owner_tgid = 42 }, d;
+	unsigned int vm = 7;
+	enum delta_status st;
+	int found = 0;
+
+	now.guest_invals = 10;
+	hist_add_ns(&now.lat[VIOMMU_LAT_GUEST_INVAL], 3000, 10);
+	st = delta_take(vms, &vm, &now, &d);
+	tap_ok(st == DELTA_FIRST && d.guest_invals == 10 && d.lat[0].count == 10 &&
+	       delta_rate(vms, st, d.guest_invals, 2) == 5 && d.owner_tgid == 42,
+	       "delta: a map key's first reading is what it did (10 in 2 s: 5/s)");
+	now.guest_invals = 25;
+	hist_add_ns(&now.lat[VIOMMU_LAT_GUEST_INVAL], 9000, 15);
+	st = delta_take(vms, &vm, &now, &d);
+	tap_ok(st == DELTA_NEXT && d.guest_invals == 15 && d.lat[0].count == 15 &&
+	       d.lat[0].slots[viommu_hist_bucket(3000, VIOMMU_HIST_UNIT_US)] == 0 &&
+	       d.lat[0].slots[viommu_hist_bucket(9000, VIOMMU_HIST_UNIT_US)] == 15,
+	       "delta: the next reading gives the interval's counts and histogram (15 at 9 us)");
+	/* the key's entry deleted and made again: its counters restart */
+	memset(&now, 0, sizeof(now));
+	now.guest_invals = 4;
+	hist_add_ns(&now.lat[VIOMMU_LAT_GUEST_INVAL], 5000, 4);
+	st = delta_take(vms, &vm, &now, &d);
+	tap_ok(st == DELTA_RESTART && d.guest_invals == 4 && d.lat[0].count == 4 &&
+	       delta_rate(vms, st, d.guest_invals, 2) == 2,
+	       "delta: a counter going backwards restarts the key: 4, not %llu (rate %.0f)",
+	       (unsigned long long)(4 - 25), delta_rate(vms, st, d.guest_invals, 2));
+	/* a histogram alone going backwards is a restart too */
+	memset(&now.lat[0], 0, sizeof(now.lat[0]));
+	hist_add_ns(&now.lat[VIOMMU_LAT_GUEST_INVAL], 5000, 1);
+	now.guest_invals = 5;
+	st = delta_take(vms, &vm, &now, &d);
+	tap_ok(st == DELTA_RESTART && d.guest_invals == 5 && d.lat[0].count == 1,
+	       "delta: a histogram going backwards restarts the key");
+
+	/* a source counting from before the tool: no rate until a second reading */
+	struct delta_set *stats = delta_set_new(sizeof(unsigned int), &delta_vm_layout, false);
+
+	now.guest_invals = 1000;
+	st = delta_take(stats, &vm, &now, &d);
+	tap_ok(st == DELTA_FIRST && !delta_has_rate(stats, st) && d.guest_invals == 0 &&
+	       delta_rate(stats, st, d.guest_invals, 1) == -1,
+	       "delta: the first sample of a source older than the tool has no rate");
+	now.guest_invals = 1300;
+	st = delta_take(stats, &vm, &now, &d);
+	tap_ok(st == DELTA_NEXT && delta_rate(stats, st, d.guest_invals, 3) == 100,
+	       "delta: its second sample has one (300 in 3 s: 100/s)");
+	now.guest_invals = 7;
+	st = delta_take(stats, &vm, &now, &d);
+	tap_ok(st == DELTA_RESTART && !delta_has_rate(stats, st) && d.guest_invals == 0,
+	       "delta: a restart of such a source has no rate either");
+	delta_set_free(stats);
+
+	/* many keys; the ones not read in a round are swept, a forgotten one is gone */
+	for (unsigned int k = 1; k <= 10000; k++) {
+		now.guest_invals = k;
+		delta_take(vms, &k, &now, NULL);
+	}
+	for (unsigned int k = 1; k <= 10000; k++) {
+		const struct viommu_vm_stats *last = delta_last(vms, &k);
+
+		found += last && last->guest_invals == (k == 7 ? 7 : k);
+	}
+	tap_is(found, 10000, "delta: 10000 keys each keep their own last reading");
+	delta_sweep(vms);
+	for (unsigned int k = 1; k <= 100; k++)
+		delta_take(vms, &k, &now, NULL);
+	vm = 100;
+	delta_forget(vms, &vm);
+	tap_is(delta_sweep(vms) * 1000 + delta_set_size(vms), 9900 * 1000 + 99,
+	       "delta: a sweep forgets the 9900 keys not read since the last one; forget drops one");
+	delta_set_free(vms);
+}
+
 static const char fdinfo_text[] =
 	"pos:\t0\nflags:\t02\nmnt_id:\t20\nino:\t5\n"
 	"iommufd-ctx:\t7\n"
@@ -447,7 +525,7 @@ static void test_compare(void)
 
 int main(void)
 {
-	tap_plan(60);
+	tap_plan(69);
 	test_buckets();
 	test_percentiles();
 	test_print();
@@ -455,6 +533,7 @@ int main(void)
 	test_drops();
 	test_events();
 	test_interval_max();
+	test_delta();
 	test_fdinfo();
 	test_compare();
 	return tap_done();

@@ -76,15 +76,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 }
 
 /*
- * What lat knows of a VM (viommu_id 0) or a vIOMMU incarnation: its last
- * cumulative reading, and what it did since the last report. The maps are
+ * What lat knows of a VM (viommu_id 0) or a vIOMMU incarnation: what it
+ * did since the last report (its last cumulative reading is in readings,
+ * by the same key). The maps are
  * read every tick (at most a second), so a VM or vIOMMU that went away is
  * forgotten in the maps as soon as its last figures are read, even when
  * the report comes much later (lat without INTERVAL).
  */
 struct entry {
 	struct viommu_lat_key key;
-	struct viommu_hist prev[VIOMMU_LAT_KINDS];
 	struct viommu_hist acc[VIOMMU_LAT_KINDS];
 	int owner, kvm_pid;
 	unsigned int vmid;
@@ -93,6 +93,8 @@ struct entry {
 };
 static struct entry *entries;
 static int nr_entries, cap_entries;
+/* The previous reading of each VM or vIOMMU (delta.c), by entry key */
+static struct delta_set *readings;
 
 static int cmp_lat_key(const void *a, const void *b)
 {
@@ -131,20 +133,10 @@ static struct entry *entry_of(const struct viommu_lat_key *key, int owner)
 	return e;
 }
 
-/* Add what happened since the last reading of kind k to the report's */
-static void take(struct entry *e, int k, const struct viommu_hist *cum)
-{
-	struct viommu_hist d;
-
-	hist_sub(&d, cum, &e->prev[k]);
-	hist_merge(&e->acc[k], &d);
-	e->prev[k] = *cum;
-}
-
 /* A VM or vIOMMU gone from the maps: a new one of that key starts from 0 */
 static void forgotten(struct entry *e)
 {
-	memset(e->prev, 0, sizeof(e->prev));
+	delta_forget(readings, &e->key);
 	e->forgotten = true;
 }
 
@@ -159,11 +151,13 @@ static void tick(struct viommu_bpf *vb)
 			struct viommu_lat_key key = { vr[i].key.ictx_id, vr[i].key.viommu_id,
 						      vr[i].s.alloc_ns };
 			struct entry *e = entry_of(&key, vr[i].s.owner_tgid);
+			struct viommu_row d;
 
-			if (!e)
+			if (!e || delta_take(readings, &key, &vr[i], &d) == DELTA_NONE)
 				break;
 			e->forgotten = false;
-			take(e, VIOMMU_LAT_GUEST_INVAL, &vr[i].guest_inval);
+			/* what happened since the last reading, into the report's */
+			hist_merge(&e->acc[VIOMMU_LAT_GUEST_INVAL], &d.guest_inval);
 			e->vmid = vr[i].s.vmid;
 			e->gone = vr[i].gone;
 			if (vr[i].gone) {
@@ -180,12 +174,13 @@ static void tick(struct viommu_bpf *vb)
 	for (int i = 0; i < n; i++) {
 		struct viommu_lat_key key = { .ictx_id = vms[i].ictx_id };
 		struct entry *e = entry_of(&key, vms[i].s.owner_tgid);
+		struct viommu_vm_stats d;
 
-		if (!e)
+		if (!e || delta_take(readings, &key, &vms[i].s, &d) == DELTA_NONE)
 			break;
 		e->forgotten = false;
 		for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
-			take(e, k, &vms[i].s.lat[k]);
+			hist_merge(&e->acc[k], &d.lat[k]);
 		if (vms[i].s.kvm_pid)
 			e->kvm_pid = vms[i].s.kvm_pid;
 		if (viommu_vm_gone(&vms[i].s) &&
@@ -331,9 +326,15 @@ int cmd_lat(int argc, char **argv)
 
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
-	vb = viommu_bpf_open(false);
-	if (!vb)
+	/* the maps' counters start at 0: a key's first reading is what it did */
+	readings = opts.per_viommu ?
+		delta_set_new(sizeof(struct viommu_lat_key), &delta_viommu_layout, true) :
+		delta_set_new(sizeof(struct viommu_lat_key), &delta_vm_layout, true);
+	vb = readings ? viommu_bpf_open(false) : NULL;
+	if (!vb) {
+		delta_set_free(readings);
 		return 1;
+	}
 	if (!common.json) {
 		printf("Tracing vIOMMU latency (%s)... Hit Ctrl-C to end.\n",
 		       viommu_bpf_attach_mode(vb));
@@ -363,5 +364,6 @@ int cmd_lat(int argc, char **argv)
 		report(vb);
 	viommu_bpf_close(vb);
 	free(entries);
+	delta_set_free(readings);
 	return 0;
 }

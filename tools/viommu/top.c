@@ -10,6 +10,7 @@
  * read does not push every later interval back.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <ncurses.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,16 +84,24 @@ struct frame {
 
 struct vm_state {
 	unsigned int ictx_id;
-	struct viommu_vm_stats prev;
 	char comm[VIOMMU_COMM_LEN];
 	bool used;
 };
 
-/* A vIOMMU's counters at the previous reading */
-struct viommu_prev {
-	struct viommu_key key;
-	uint64_t invals, lost;
-	struct viommu_hist inv;
+/* What the tool has cost since it started: bpf_stats and its CPU time */
+struct cost_reading {
+	uint64_t bpf_ns, bpf_runs, cpu_ns;
+};
+
+static const size_t cost_counters[] = {
+	offsetof(struct cost_reading, bpf_ns),
+	offsetof(struct cost_reading, bpf_runs),
+	offsetof(struct cost_reading, cpu_ns),
+};
+
+static const struct delta_layout cost_layout = {
+	.size = sizeof(struct cost_reading),
+	.counters = cost_counters, .ncounters = 3,
 };
 
 struct top {
@@ -101,8 +110,15 @@ struct top {
 	struct snapshot start_snap;
 	struct vm_state *states;
 	int nr_states;
-	struct viommu_prev *vprev;
-	int nr_vprev;
+	/*
+	 * The previous readings (delta.c): of each VM's counters and
+	 * histograms, by context id; of each vIOMMU's, by (context, id,
+	 * alloc time), so a vIOMMU that reuses an id starts afresh; of the
+	 * tool's own cost. vdelta: this interval's change of each vIOMMU
+	 * row read (parallel to the rows).
+	 */
+	struct delta_set *vm_deltas, *viommu_deltas, *cost;
+	struct viommu_row *vdelta;
 	double last;		/* time of the previous reading */
 	int stats_fd;		/* bpf_enable_stats(), -1 if refused */
 	/*
@@ -112,8 +128,6 @@ struct top {
 	 */
 	unsigned int *forgotten;
 	int nr_forgotten;
-	uint64_t prog_ns, prog_runs;
-	double cpu_s;
 };
 
 static const struct argp_option options[] = {
@@ -283,11 +297,6 @@ static int cmp_viommu_row(const void *a, const void *b)
 	return cmp_key(&((const struct viommu_row *)a)->key, &((const struct viommu_row *)b)->key);
 }
 
-static int cmp_viommu_prev(const void *a, const void *b)
-{
-	return cmp_key(&((const struct viommu_prev *)a)->key, &((const struct viommu_prev *)b)->key);
-}
-
 static const struct viommu_row *viommu_find(const struct viommu_row *vr, int n,
 					    unsigned int ictx, unsigned int id)
 {
@@ -296,16 +305,8 @@ static const struct viommu_row *viommu_find(const struct viommu_row *vr, int n,
 	return n > 0 ? bsearch(&k, vr, n, sizeof(*vr), cmp_viommu_row) : NULL;
 }
 
-static const struct viommu_prev *prev_find(const struct top *t, const struct viommu_key *key)
-{
-	struct viommu_prev k = { .key = *key };
-
-	return t->nr_vprev > 0 ?
-		bsearch(&k, t->vprev, t->nr_vprev, sizeof(k), cmp_viommu_prev) : NULL;
-}
-
-/* One vIOMMU's line of the drill-down */
-static void add_line(struct frame *f, const struct top *t, const struct viommu_row *v,
+/* One vIOMMU's line of the drill-down; d: what it did in the interval */
+static void add_line(struct frame *f, const struct viommu_row *d,
 		     unsigned int ictx, unsigned int id, unsigned int vmid)
 {
 	struct viommu_line *l = &f->lines[f->nlines++];
@@ -314,15 +315,19 @@ static void add_line(struct frame *f, const struct top *t, const struct viommu_r
 	l->ictx_id = ictx;
 	l->id = id;
 	l->vmid = vmid;
-	if (v) {
-		const struct viommu_prev *p = prev_find(t, &v->key);
-		static const struct viommu_hist none;
-
-		l->invals = v->s.guest_invals - (p ? p->invals : 0);
-		l->lost = v->s.vevents_lost - (p ? p->lost : 0);
-		hist_sub(&l->inv, &v->guest_inval, p ? &p->inv : &none);
+	if (d) {
+		l->invals = d->s.guest_invals;
+		l->lost = d->s.vevents_lost;
+		l->inv = d->guest_inval;
 	}
 	l->inv_rate = l->invals / f->secs;
+}
+
+/* What one vIOMMU row of this reading did in the interval */
+static const struct viommu_row *viommu_delta(const struct top *t, const struct viommu_row *vr,
+					     const struct viommu_row *v)
+{
+	return t->vdelta ? &t->vdelta[v - vr] : NULL;
 }
 
 /*
@@ -343,7 +348,7 @@ static void fill_viommus(struct frame *f, const struct top *t, struct top_row *r
 		r->viommus++;
 		add_vmid(r, o->vmid);
 		if (lines)
-			add_line(f, t, NULL, r->ictx_id, o->id, o->vmid);
+			add_line(f, NULL, r->ictx_id, o->id, o->vmid);
 	}
 	for (int i = 0; i < nvr; i++) {
 		unsigned int vmid = vr[i].s.vmid;
@@ -352,11 +357,10 @@ static void fill_viommus(struct frame *f, const struct top *t, struct top_row *r
 			continue;
 		if (vr[i].gone) {
 			/* destroyed: a last line if it worked in the interval */
-			const struct viommu_prev *p = prev_find(t, &vr[i].key);
+			const struct viommu_row *d = viommu_delta(t, vr, &vr[i]);
 
-			if (lines && vr[i].s.guest_invals + vr[i].s.vevents_lost >
-				     (p ? p->invals + p->lost : 0))
-				add_line(f, t, &vr[i], r->ictx_id, vr[i].key.viommu_id, vmid);
+			if (lines && d && d->s.guest_invals + d->s.vevents_lost)
+				add_line(f, d, r->ictx_id, vr[i].key.viommu_id, vmid);
 			continue;
 		}
 		r->viommus++;
@@ -367,7 +371,7 @@ static void fill_viommus(struct frame *f, const struct top *t, struct top_row *r
 				vmid = ctx->objects[j].vmid;
 		add_vmid(r, vmid);
 		if (lines)
-			add_line(f, t, &vr[i], r->ictx_id, vr[i].key.viommu_id, vmid);
+			add_line(f, viommu_delta(t, vr, &vr[i]), r->ictx_id, vr[i].key.viommu_id, vmid);
 	}
 	r->nr_lines = f->nlines - r->first_line;
 	/* likewise the KVM VM given at an alloc the tool did not see */
@@ -376,22 +380,30 @@ static void fill_viommus(struct frame *f, const struct top *t, struct top_row *r
 			r->kvm_pid = ctx->objects[j].kvm_pid;
 }
 
-static void delta(struct top_row *r, const struct viommu_vm_stats *now,
-		  const struct viommu_vm_stats *prev, double secs, uint64_t epoch)
+/*
+ * A VM's row from this reading: what changed since the previous one (a
+ * VM's counters start at 0 in the maps, so its first reading is all it
+ * did; a VM whose entry was made again starts afresh, see delta.c)
+ */
+static void delta(struct top *t, struct top_row *r, const struct viommu_vm_stats *now,
+		  double secs, uint64_t epoch)
 {
-	r->invals = now->guest_invals - prev->guest_invals;
-	r->s2_invals = now->s2_invals - prev->s2_invals;
-	r->faults = now->faults - prev->faults;
-	r->errors = now->guest_inval_errors - prev->guest_inval_errors;
-	r->lost = now->vevents_lost - prev->vevents_lost;
+	struct viommu_vm_stats d;
+
+	if (delta_take(t->vm_deltas, &r->ictx_id, now, &d) == DELTA_NONE)
+		memset(&d, 0, sizeof(d));
+	r->invals = d.guest_invals;
+	r->s2_invals = d.s2_invals;
+	r->faults = d.faults;
+	r->errors = d.guest_inval_errors;
+	r->lost = d.vevents_lost;
 	r->inv_rate = r->invals / secs;
 	r->err_rate = r->errors / secs;
-	r->entry_rate = (now->guest_inval_entries - prev->guest_inval_entries) / secs;
+	r->entry_rate = d.guest_inval_entries / secs;
 	r->s2_rate = r->s2_invals / secs;
 	r->fault_rate = r->faults / secs;
-	r->fanout = !r->s2_invals ? -1 :
-		(double)(now->vmid_invals - prev->vmid_invals) / r->s2_invals;
-	hist_sub(&r->inv, &now->lat[VIOMMU_LAT_GUEST_INVAL], &prev->lat[VIOMMU_LAT_GUEST_INVAL]);
+	r->fanout = !r->s2_invals ? -1 : (double)d.vmid_invals / r->s2_invals;
+	r->inv = d.lat[VIOMMU_LAT_GUEST_INVAL];
 	/* the interval's own maximum; it also bounds the percentiles */
 	r->inv_max_ns = viommu_interval_max_ns(now, VIOMMU_LAT_GUEST_INVAL, epoch);
 	if (r->inv_max_ns)
@@ -412,23 +424,29 @@ static double cpu_seconds(void)
 	       ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-/* The tool's cost in the interval: its programs (bpf_stats) and itself */
+/*
+ * The tool's cost in the interval: its programs (bpf_stats) and itself.
+ * Both count from before the first reading (taken at start), so a reading
+ * with no previous one has no rate.
+ */
 static void measure_overhead(struct top *t, struct overhead *ov, double secs)
 {
-	uint64_t ns, runs;
-	double cpu = cpu_seconds();
+	struct cost_reading now = { .cpu_ns = cpu_seconds() * 1e9 }, d;
+	bool bpf = t->stats_fd >= 0 && !viommu_bpf_prog_stats(t->vb, &now.bpf_ns, &now.bpf_runs);
+	enum delta_status st;
+	int key = 0;
 
-	ov->tool_cpu_pct = (cpu - t->cpu_s) / secs * 100;
-	t->cpu_s = cpu;
-	if (t->stats_fd < 0 || viommu_bpf_prog_stats(t->vb, &ns, &runs))
+	st = delta_take(t->cost, &key, &now, &d);
+	if (!delta_has_rate(t->cost, st))
+		return;
+	ov->tool_cpu_pct = d.cpu_ns / (secs * 1e9) * 100;
+	if (!bpf)
 		return;
 	ov->bpf_known = true;
-	ov->runs = runs - t->prog_runs;
+	ov->runs = d.bpf_runs;
 	ov->runs_per_s = ov->runs / secs;
-	ov->ns_per_run = ov->runs ? (double)(ns - t->prog_ns) / ov->runs : 0;
-	ov->bpf_cpu_pct = (ns - t->prog_ns) / (secs * 1e9) * 100;
-	t->prog_ns = ns;
-	t->prog_runs = runs;
+	ov->ns_per_run = ov->runs ? (double)d.bpf_ns / ov->runs : 0;
+	ov->bpf_cpu_pct = d.bpf_ns / (secs * 1e9) * 100;
 }
 
 static double sort_value(const struct top_row *r, enum sort_key sort)
@@ -465,20 +483,22 @@ static void sort_rows(struct frame *f, enum sort_key sort)
 		qsort(f->rows, f->nrows, sizeof(*f->rows), cmp_rows);
 }
 
-/* Keep this reading of each vIOMMU for the next interval */
-static void keep_viommus(struct top *t, const struct viommu_row *vr, int nvr)
+/*
+ * What each vIOMMU row of this reading did since the previous one (into
+ * t->vdelta); the vIOMMUs not in this reading are forgotten
+ */
+static void viommu_deltas(struct top *t, const struct viommu_row *vr, int nvr)
 {
-	struct viommu_prev *p = nvr > 0 ? calloc(nvr, sizeof(*p)) : NULL;
+	free(t->vdelta);
+	t->vdelta = nvr > 0 ? calloc(nvr, sizeof(*t->vdelta)) : NULL;
+	for (int i = 0; t->vdelta && i < nvr; i++) {
+		struct viommu_lat_key key = { vr[i].key.ictx_id, vr[i].key.viommu_id,
+					      vr[i].s.alloc_ns };
 
-	free(t->vprev);
-	t->vprev = p;
-	t->nr_vprev = p ? nvr : 0;
-	for (int i = 0; p && i < nvr; i++) {
-		p[i].key = vr[i].key;
-		p[i].invals = vr[i].s.guest_invals;
-		p[i].lost = vr[i].s.vevents_lost;
-		p[i].inv = vr[i].guest_inval;
+		if (delta_take(t->viommu_deltas, &key, &vr[i], &t->vdelta[i]) == DELTA_NONE)
+			memset(&t->vdelta[i], 0, sizeof(t->vdelta[i]));
 	}
+	delta_sweep(t->viommu_deltas);
 }
 
 /*
@@ -516,6 +536,7 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 	}
 	if (nvr > 1)
 		qsort(vr, nvr, sizeof(*vr), cmp_viommu_row);
+	viommu_deltas(t, vr, nvr);
 	nrows_max = nvm + t->start_snap.nr_ctxs + 1;
 	if (lines) {
 		nlines_max = nvr + 1;
@@ -547,9 +568,8 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 		r->kvm_pid = vms[i].s.kvm_pid;
 		memcpy(r->comm, st->comm, sizeof(r->comm));
 		r->total = vms[i].s;
-		delta(r, &vms[i].s, &st->prev, f->secs, epoch);
+		delta(t, r, &vms[i].s, f->secs, epoch);
 		fill_viommus(f, t, r, vr, nvr, lines);
-		st->prev = vms[i].s;
 		f->nrows++;
 	}
 	for (int i = 0; i < t->start_snap.nr_ctxs; i++) {
@@ -574,8 +594,11 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 		 */
 		st = state_find(t, c->ictx_id);
 		if (st) {
+			const struct viommu_vm_stats *last = delta_last(t->vm_deltas, &c->ictx_id);
+
 			memcpy(r->comm, st->comm, sizeof(r->comm));
-			r->total = st->prev;
+			if (last)
+				r->total = *last;
 		}
 		for (int j = 0; j < c->nr_objects; j++)
 			if (!strcmp(c->objects[j].type, "viommu") && c->objects[j].kvm_pid)
@@ -584,7 +607,6 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 		f->nrows++;
 	}
 	measure_overhead(t, &f->ov, f->secs);
-	keep_viommus(t, vr, nvr);
 	free(vms);
 	free(vr);
 	return 0;
@@ -606,6 +628,7 @@ static void forget_gone(struct top *t, const struct frame *f)
 		/* it may have worked since the read: show that first */
 		if (viommu_bpf_forget_vm_seen(t->vb, r->ictx_id, &r->total) == -EAGAIN)
 			continue;
+		delta_forget(t->vm_deltas, &r->ictx_id);
 		st = state_find(t, r->ictx_id);
 		if (st)
 			st->used = false;
@@ -1164,17 +1187,25 @@ int cmd_top(int argc, char **argv)
 	sort = params.sort;
 	/* per-vIOMMU counts: asked for, or for the screen's drill-down */
 	common.per_viommu = params.per_viommu || params.output == OUT_SCREEN;
-	t.vb = viommu_bpf_open(false);
-	if (!t.vb)
+	t.vm_deltas = delta_set_new(sizeof(unsigned int), &delta_vm_layout, true);
+	t.viommu_deltas = delta_set_new(sizeof(struct viommu_lat_key), &delta_viommu_layout, true);
+	t.cost = delta_set_new(sizeof(int), &cost_layout, false);
+	if (!t.vm_deltas || !t.viommu_deltas || !t.cost)
+		fprintf(stderr, "viommu top: out of memory\n");
+	t.vb = t.vm_deltas && t.viommu_deltas && t.cost ? viommu_bpf_open(false) : NULL;
+	if (!t.vb) {
+		delta_set_free(t.vm_deltas);
+		delta_set_free(t.viommu_deltas);
+		delta_set_free(t.cost);
 		return 1;
+	}
 	/* BPF run time and count, as bpftop reads them; on while the fd is open */
 	t.stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (t.stats_fd < 0 && common.verbose)
 		fprintf(stderr, "viommu: bpf_enable_stats: %s: no BPF run time\n",
 			strerror(errno));
-	if (t.stats_fd >= 0)
-		viommu_bpf_prog_stats(t.vb, &t.prog_ns, &t.prog_runs);
-	t.cpu_s = cpu_seconds();
+	/* the first reading of the tool's cost, which the first interval's is from */
+	measure_overhead(&t, &(struct overhead){}, 1);
 	if (snapshot_take(&t.start_snap, common.pid))
 		fprintf(stderr, "viommu: cannot read /proc: VMs idle since before the start are not shown\n");
 	else if (common.verbose)
@@ -1236,6 +1267,9 @@ int cmd_top(int argc, char **argv)
 	viommu_bpf_close(t.vb);
 	free(t.states);
 	free(t.forgotten);
-	free(t.vprev);
+	free(t.vdelta);
+	delta_set_free(t.vm_deltas);
+	delta_set_free(t.viommu_deltas);
+	delta_set_free(t.cost);
 	return 0;
 }

@@ -221,6 +221,47 @@ int compare_records(struct json_object *base, struct json_object *new,
 
 extern const char *const lat_kind_names[VIOMMU_LAT_KINDS];
 
+/*
+ * --- delta.c: the previous reading per key and what changed since (top,
+ * lat). A reading is a struct of size bytes with u64 counters and
+ * histograms at the offsets given; other fields are copied as read.
+ */
+struct delta_layout {
+	size_t size;
+	const size_t *counters;
+	int ncounters;
+	const size_t *hists;	/* struct viommu_hist */
+	int nhists;
+};
+enum delta_status {
+	DELTA_NONE,	/* no memory: nothing known */
+	DELTA_FIRST,	/* the key's first reading */
+	DELTA_NEXT,	/* the difference from the previous reading */
+	DELTA_RESTART,	/* a counter went backwards: the key started again */
+};
+struct delta_set;
+/* zero_based: the counters start at 0 inside the tool's life (BPF maps) */
+struct delta_set *delta_set_new(size_t key_size, const struct delta_layout *layout,
+				bool zero_based);
+void delta_set_free(struct delta_set *s);
+size_t delta_set_size(const struct delta_set *s);
+/*
+ * Take this reading of key; delta (may be NULL) gets a copy of it whose
+ * counters and histograms are what changed since the previous reading:
+ * the reading itself for a first or restarted key of a zero-based set,
+ * zeros (and no rate) in other sets.
+ */
+enum delta_status delta_take(struct delta_set *s, const void *key, const void *reading,
+			     void *delta);
+bool delta_has_rate(const struct delta_set *s, enum delta_status st);
+/* n per second over secs, or -1 when the delta has no rate */
+double delta_rate(const struct delta_set *s, enum delta_status st, uint64_t n, double secs);
+const void *delta_last(struct delta_set *s, const void *key);	/* NULL if none */
+void delta_forget(struct delta_set *s, const void *key);
+int delta_sweep(struct delta_set *s);	/* forget keys not taken since the last sweep */
+extern const struct delta_layout delta_vm_layout;	/* struct viommu_vm_stats */
+extern const struct delta_layout delta_viommu_layout;	/* struct viommu_row */
+
 /* --- cli.c: shared by the commands --- */
 /* JSON output: one object per line, flushed */
 void json_emit(struct json_object *obj);
