@@ -9,8 +9,11 @@
 #      instruction count here) of viommu's programs and of an equivalent
 #      bpftrace program attached at the same time, on the same events
 #   3. viommu top's own instructions per 1 s interval with 64 VMs (from 1)
-#   4. viommu export: scrape latency and the exporter's CPU at 1, 64 and
+#   4. an fdinfo reader against the VM's ioctls (tests/bench/fdinfo_stall.c)
+#   5. viommu export: scrape latency and the exporter's CPU at 1, 64 and
 #      1,024 VMs, and at 64 VMs invalidating (tests/bench/export.sh)
+#   6. viommu top's memory (RSS, BPF maps) and CPU per interval at 1, 64
+#      and 1,024 VMs (tests/bench/tool_cost.sh): the README's table
 set -euo pipefail
 . "$(dirname "$0")/../lib/tap.sh"	# stop_tracer
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -73,3 +76,6 @@ done | jq -r '"reader \(.reader): p50 \(.p50_ns) p99 \(.p99_ns) max \(.max_ns) n
 
 echo "== 5. viommu export: scrape cost at 1, 64 and 1,024 VMs"
 "$repo/tests/bench/export.sh"
+
+echo "== 6. viommu top's memory and CPU at 1, 64 and 1,024 VMs (README: What the tool costs by number of VMs)"
+"$repo/tests/bench/tool_cost.sh"

@@ -11,7 +11,9 @@
 # the maps, and the cost is that of the number of VMs, not of an event rate.
 #
 # Prints one line per VM count: "vms N shown S rss_kib R maps_kib M
-# cpu_ms_per_interval C", S the VMs top showed with their invalidations.
+# cpu_ms_per_interval C", S the VMs top showed with their invalidations;
+# then the same as the README's table ("What the tool costs by number of
+# VMs"), which make bench (tests/bench/bench.sh, step 6) prints for it.
 set -uo pipefail
 . "$(dirname "$0")/../lib/tap.sh"	# wait_until, stop_tracer
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -57,5 +59,19 @@ for n in $counts; do
 	kill -INT $top; wait $top; top=
 	pkill -P $loadpid; wait $loadpid 2>/dev/null; loadpid=
 	echo "vms $n shown $shown rss_kib $rss maps_kib $maps cpu_ms_per_interval" \
-		"$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v k=$intervals 'BEGIN { printf "%.1f", d * 1000 / hz / k }')"
+		"$(awk -v d=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v k=$intervals 'BEGIN { printf "%.1f", d * 1000 / hz / k }')" |
+		tee -a "$tmp/lines"
 done
+
+# The README's table, from the lines above (tests/unit/bench_docs.sh
+# checks that the README's has this header and a row per VM count)
+echo
+echo "| VMs | BPF maps | tool RSS | CPU per 1 s interval |"
+echo "| --- | --- | --- | --- |"
+awk 'function commas(n,  s, r) {
+		s = sprintf("%d", n)
+		for (r = ""; length(s) > 3; s = substr(s, 1, length(s) - 3))
+			r = "," substr(s, length(s) - 2) r
+		return s r
+	}
+	{ printf "| %s | %s KiB | %.1f MiB | %s ms |\n", commas($2), commas($8), $6 / 1024, $10 }' "$tmp/lines"
