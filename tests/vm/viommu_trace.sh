@@ -6,8 +6,9 @@
 # BPF, so what they do not print takes no ring buffer room (proved with a
 # buffer too small for the unfiltered stream); topo --watch reports its
 # losses; the PID column is the tgid; every JSON line carries the schema;
-# types by name, virt_id none as null; and the warning when the fds of
-# other users' VMMs cannot be read (CAP_BPF + CAP_PERFMON only).
+# types by name, virt_id none as null; every JSON line of trace and topo
+# --watch carries the drops (as top's and lat's do); and the warning when
+# the fds of other users' VMMs cannot be read (CAP_BPF + CAP_PERFMON only).
 #
 # A reader is stopped (SIGSTOP) while a load runs, so the records wait in
 # its ring buffer and come in one batch: the counts are exact.
@@ -49,7 +50,7 @@ schema_ok() {
 		"$1" > /dev/null
 }
 
-tap_plan 16
+tap_plan 18
 t0=$(date +%s%3N)
 
 # --- trace -c N: N events, not the rest of the batch ---
@@ -83,6 +84,17 @@ is "trace --json: vIOMMU and vEVENTQ types by name" \
 	"$(jq -r 'select(.event == "viommu_alloc" or .event == "veventq_alloc") | "\(.event) \(.viommu_type // .veventq_type)"' "$tmp/one.out")" \
 	"viommu_alloc selftest
 veventq_alloc selftest"
+
+# --- every JSON line carries the drops: room for 1 VM of 2 (vm_stats) ---
+VIOMMU_MAX_ENTRIES=vm_stats=1 launch drops trace --json
+attached drops
+stopped_load drops -V 2 -i 1 -n 5 -u 0
+stop drops
+# one batch, read after the load: every line has the final drops, the
+# VM without room its vIOMMU alloc, 5 invalidations and destroy
+is "trace --json, vm_stats full: all 30 lines carry the drops, the VM without room its 7 updates" \
+	"$st $(jq -c .drops "$tmp/drops.out" | sort | uniq -c | awk '{ print $1, $2 }')" \
+	"0 30 {\"vm_stats\":7,\"viommu_stats\":0,\"viommu_lat\":0,\"fault_starts\":0,\"task_storage\":0,\"ringbuf\":0}"
 
 # --- the PID column is the tgid: invalidations from 2 threads of each VM ---
 launch text trace
@@ -126,6 +138,9 @@ is "topo --watch -R 1: changes shown + lost = the load's 160 object changes" \
 	"0 160"
 lost=$(jq -s '[.[] | select(.change == "lost") | .lost] | add // 0' "$tmp/watch.out")
 tap_result "$([ "$lost" -gt 0 ] && [ "$lost" -lt 160 ]; echo $?)" "topo --watch: the loss is reported ($lost of 160)" "$(tail -3 "$tmp/watch.out")"
+is "topo --watch --json: the tree line carries the drops (none yet), every change and lost line the ring buffer's $lost" \
+	"$(jq -c 'select(.type == "viommu-topo") | [.drops[]] | add' "$tmp/watch.out") $(jq -s -c '[.[] | select(.type == "viommu-topo-change") | .drops.ringbuf] | unique' "$tmp/watch.out")" \
+	"0 [$lost]"
 grep -v '"type":"viommu-topo"' "$tmp/watch.out" > "$tmp/changes"
 schema_ok "$tmp/changes" viommu-topo-change
 tap_result $? "topo --watch --json: change and lost lines have schema_version 2, type viommu-topo-change, ts_unix_ms" "$(head -2 "$tmp/changes")"

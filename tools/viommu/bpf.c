@@ -278,16 +278,16 @@ const char *viommu_bpf_attach_mode(struct viommu_bpf *vb)
 	return "tp_btf";
 }
 
-/* Load with event records on, and a ring buffer that hands them to fn */
+/* Load with event records on, and a ring buffer that hands them to fn(ctx) */
 struct viommu_bpf *viommu_bpf_open_events(const struct viommu_events_opts *eo,
-					  ring_buffer_sample_fn fn,
+					  ring_buffer_sample_fn fn, void *ctx,
 					  struct ring_buffer **rb)
 {
 	struct viommu_bpf *vb = open_with(true, eo);
 
 	if (!vb)
 		return NULL;
-	*rb = ring_buffer__new(bpf_map__fd(vb->skel->maps.events), fn, NULL, NULL);
+	*rb = ring_buffer__new(bpf_map__fd(vb->skel->maps.events), fn, ctx, NULL);
 	if (!*rb) {
 		fprintf(stderr, "viommu: ring buffer: %s\n", strerror(errno));
 		viommu_bpf_close(vb);
@@ -716,13 +716,18 @@ int viommu_bpf_read_drops(struct viommu_bpf *vb, struct viommu_drops *out)
 	return rc ? -errno : 0;
 }
 
-/* Trace records the ring buffer had no room for */
-uint64_t viommu_bpf_events_lost(struct viommu_bpf *vb)
+/*
+ * The drops so far as JSON, as top's and lat's lines carry them; d, if
+ * not NULL, gets them too (trace's and topo's losses are d->n[RINGBUF])
+ */
+struct json_object *viommu_bpf_drops_json(struct viommu_bpf *vb, struct viommu_drops *d)
 {
-	struct viommu_drops d;
+	struct viommu_drops now;
 
-	viommu_bpf_read_drops(vb, &d);
-	return d.n[VIOMMU_DROP_RINGBUF];
+	viommu_bpf_read_drops(vb, &now);
+	if (d)
+		*d = now;
+	return drops_to_json(&now);
 }
 
 /* Run time and count of all attached programs (needs bpf_enable_stats) */

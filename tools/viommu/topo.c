@@ -254,13 +254,14 @@ static struct json_object *ctx_json(const struct snap_ctx *c)
 }
 
 /* --watch: one line per object that comes (+) or goes (-) */
+/* ctx: the struct viommu_bpf * of the command (its drops go on JSON lines) */
 static int on_event(void *ctx, void *data, size_t len)
 {
 	const struct viommu_event *e = data;
+	struct viommu_bpf *vb = *(struct viommu_bpf **)ctx;
 	const char *sign = "+", *what = NULL;
 	char extra[128] = "", num[24];
 
-	(void)ctx;
 	if (len < sizeof(*e))
 		return 0;
 	switch (e->kind) {
@@ -336,6 +337,7 @@ static int on_event(void *ctx, void *data, size_t len)
 			e->viommu_id : e->obj_id));
 		if (e->viommu_id)
 			json_object_object_add(o, "viommu", json_object_new_int64(e->viommu_id));
+		json_object_object_add(o, "drops", viommu_bpf_drops_json(vb, NULL));
 		json_emit(o);
 		json_object_put(o);
 		return 0;
@@ -350,15 +352,21 @@ static int on_event(void *ctx, void *data, size_t len)
 /* --watch: changes the ring buffer had no room for, never silent */
 static void report_lost(struct viommu_bpf *vb)
 {
-	uint64_t lost = viommu_bpf_events_lost(vb);
+	struct viommu_drops d;
+	struct json_object *drops = viommu_bpf_drops_json(vb, &d);
+	uint64_t lost = d.n[VIOMMU_DROP_RINGBUF];
 
-	if (lost == lost_reported)
+	if (lost == lost_reported) {
+		json_object_put(drops);
 		return;
+	}
 	if (common.json) {
 		struct json_object *o = trace_json_line("viommu-topo-change", now_unix_ms());
 
 		json_object_object_add(o, "change", json_object_new_string("lost"));
 		json_object_object_add(o, "lost", json_object_new_uint64(lost - lost_reported));
+		json_object_object_add(o, "drops", drops);
+		drops = NULL;
 		json_emit(o);
 		json_object_put(o);
 	} else {
@@ -367,6 +375,7 @@ static void report_lost(struct viommu_bpf *vb)
 	}
 	fflush(stdout);
 	lost_reported = lost;
+	json_object_put(drops);
 }
 
 int cmd_topo(int argc, char **argv)
@@ -388,7 +397,7 @@ int cmd_topo(int argc, char **argv)
 	if (opts.watch) {
 		/* only the records of objects that come and go enter the buffer */
 		opts.events.kinds = viommu_event_mask(VIOMMU_EVF_TOPO);
-		vb = viommu_bpf_open_events(&opts.events, on_event, &rb);
+		vb = viommu_bpf_open_events(&opts.events, on_event, &vb, &rb);
 		if (!vb)
 			return 1;
 	}
@@ -407,6 +416,9 @@ int cmd_topo(int argc, char **argv)
 			if (!common.vm || snap.ctxs[i].ictx_id == common.vm)
 				json_object_array_add(vms, ctx_json(&snap.ctxs[i]));
 		json_object_object_add(o, "vms", vms);
+		/* with --watch the programs are loaded: what they could not do */
+		if (vb)
+			json_object_object_add(o, "drops", viommu_bpf_drops_json(vb, NULL));
 		json_emit(o);
 		json_object_put(o);
 	} else {

@@ -243,15 +243,21 @@ double now_unix_ms(void)
 
 static void report_lost(struct viommu_bpf *vb)
 {
-	uint64_t lost = viommu_bpf_events_lost(vb);
+	struct viommu_drops d;
+	struct json_object *drops = viommu_bpf_drops_json(vb, &d);
+	uint64_t lost = d.n[VIOMMU_DROP_RINGBUF];
 
-	if (lost == lost_reported)
+	if (lost == lost_reported) {
+		json_object_put(drops);
 		return;
+	}
 	if (common.json) {
 		struct json_object *o = trace_json_line("viommu-trace", now_unix_ms());
 
 		json_object_object_add(o, "event", json_object_new_string("LOST"));
 		json_object_object_add(o, "lost", json_object_new_uint64(lost - lost_reported));
+		json_object_object_add(o, "drops", drops);
+		drops = NULL;
 		json_emit(o);
 		json_object_put(o);
 	} else {
@@ -259,16 +265,18 @@ static void report_lost(struct viommu_bpf *vb)
 		       (unsigned long long)(lost - lost_reported));
 	}
 	lost_reported = lost;
+	json_object_put(drops);
 }
 
+/* ctx: the struct viommu_bpf * of the command (its drops go on JSON lines) */
 static int on_event(void *ctx, void *data, size_t len)
 {
 	const struct viommu_event *e = data;
+	struct viommu_bpf *vb = *(struct viommu_bpf **)ctx;
 	struct field f[8];
 	const char *kind;
 	int n;
 
-	(void)ctx;
 	/* -c N: the records after the Nth stay in the buffer, unprinted */
 	if (opts.max_events && (long)seen >= opts.max_events)
 		return STOP_CONSUMING;
@@ -296,6 +304,8 @@ static int on_event(void *ctx, void *data, size_t len)
 				(unsigned int)e->result < 4 ? outcomes[e->result] : "?"));
 		if (has_latency(e->kind) && e->lat_ns)
 			json_object_object_add(o, "lat_ns", json_object_new_uint64(e->lat_ns));
+		/* as of this line: every update not made, this record's included */
+		json_object_object_add(o, "drops", viommu_bpf_drops_json(vb, NULL));
 		json_emit(o);
 		json_object_put(o);
 	} else {
@@ -380,7 +390,7 @@ int cmd_trace(int argc, char **argv)
 		list_events();
 		return 0;
 	}
-	vb = viommu_bpf_open_events(&opts.events, on_event, &rb);
+	vb = viommu_bpf_open_events(&opts.events, on_event, &vb, &rb);
 	if (!vb)
 		return 1;
 	if (!common.json) {

@@ -168,7 +168,7 @@ int viommu_bpf_forget_vm_seen(struct viommu_bpf *vb, unsigned int ictx_id,
 void viommu_bpf_forget_viommu(struct viommu_bpf *vb, const struct viommu_row *row);
 int viommu_bpf_vm_comm(struct viommu_bpf *vb, unsigned int ictx_id,
 		       char *buf, size_t len);
-uint64_t viommu_bpf_events_lost(struct viommu_bpf *vb);
+struct json_object *viommu_bpf_drops_json(struct viommu_bpf *vb, struct viommu_drops *d);
 int viommu_bpf_read_drops(struct viommu_bpf *vb, struct viommu_drops *out);
 bool viommu_vm_gone(const struct viommu_vm_stats *s);
 /* What trace and topo --watch ask of the ring buffer */
@@ -178,7 +178,7 @@ struct viommu_events_opts {
 	unsigned int ringbuf_pages;	/* ring buffer size, 0 = 4 MiB */
 };
 struct viommu_bpf *viommu_bpf_open_events(const struct viommu_events_opts *eo,
-					  ring_buffer_sample_fn fn,
+					  ring_buffer_sample_fn fn, void *ctx,
 					  struct ring_buffer **rb);
 void viommu_vm_stats_add(struct viommu_vm_stats *d,
 			 const struct viommu_vm_stats *s);
