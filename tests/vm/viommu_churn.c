@@ -3,9 +3,11 @@
  * viommu_churn - VM behaviours that viommu-load does not play, for the
  * viommu tool's tests of what it keeps and forgets (tests/vm/viommu_hist.sh):
  *
- *   viommu_churn reuse N1 N2   one VM: a vIOMMU does N1 guest invalidations
- *                              and is destroyed; the next vIOMMU gets the
- *                              same id from the xarray and does N2
+ *   viommu_churn reuse N1 N2 [MS]
+ *                              one VM: a vIOMMU does N1 guest invalidations
+ *                              and is destroyed; MS milliseconds later
+ *                              (default 0) the next vIOMMU gets the same id
+ *                              from the xarray and does N2
  *   viommu_churn faults N      one VM raises N IO page faults and exits
  *                              without answering them: the kernel answers
  *                              them when the fault queue goes, untraced
@@ -54,7 +56,7 @@ static void invalidate(int fd, uint32_t viommu, int n)
 			die("IOMMU_HWPT_INVALIDATE", rc);
 }
 
-static int reuse(int n1, int n2)
+static int reuse(int n1, int n2, int pause_ms)
 {
 	uint32_t ioas, s2, vdev, first, second;
 	struct mock_dev dev;
@@ -68,6 +70,7 @@ static int reuse(int n1, int n2)
 	invalidate(fd, first, n1);
 	if ((rc = mock_destroy(fd, vdev)) || (rc = mock_destroy(fd, first)))
 		die("destroying the first vIOMMU", rc);
+	usleep(pause_ms * 1000);
 	second = viommu_up(fd, &dev, s2, &vdev);
 	invalidate(fd, second, n2);
 	printf("reuse pid=%d first=%u second=%u n1=%d n2=%d\n", getpid(), first,
@@ -112,12 +115,12 @@ static int faults(int n, int answer)
 
 int main(int argc, char **argv)
 {
-	if (argc == 4 && !strcmp(argv[1], "reuse"))
-		return reuse(atoi(argv[2]), atoi(argv[3]));
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "reuse"))
+		return reuse(atoi(argv[2]), atoi(argv[3]), argc == 5 ? atoi(argv[4]) : 0);
 	if (argc == 3 && !strcmp(argv[1], "faults"))
 		return faults(atoi(argv[2]), 0);
 	if (argc == 3 && !strcmp(argv[1], "answer"))
 		return faults(atoi(argv[2]), 1);
-	fprintf(stderr, "usage: viommu_churn reuse N1 N2 | faults N | answer N\n");
+	fprintf(stderr, "usage: viommu_churn reuse N1 N2 [MS] | faults N | answer N\n");
 	return 2;
 }

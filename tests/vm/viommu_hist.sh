@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # viommu_hist.sh - what the viommu tool keeps, drops and forgets: a vIOMMU
-# id the kernel reuses starts a histogram of its own; every update a full
+# id the kernel reuses starts a histogram of its own, and counts of its own
+# in top's per-vIOMMU lines (no wrap-around); every update a full
 # map refused is counted by reason (map sizes shrunk with
 # VIOMMU_MAX_ENTRIES), in top, lat and record; fault start times the
 # kernel answered itself and VMs that went away are forgotten, so a host
@@ -42,7 +43,7 @@ entries() {
 }
 empty() { [ "$(entries "$1")" = 0 ]; }
 
-tap_plan 9
+tap_plan 10
 
 # --- a vIOMMU id reused by the kernel's xarray starts afresh ---
 launch reuse lat --per-viommu --json
@@ -56,6 +57,27 @@ is "churn: the second vIOMMU got the first one's id" "$att $rc $(sed -n 's/.* se
 is "lat --per-viommu: the reused id is two vIOMMUs, in alloc order, with 7 and 13 invalidations" \
 	"${st[reuse]} $(jq -r '.viommus[] | "\(.viommu) \(.gone) \(.guest_inval.count)"' "$tmp/reuse.out" | tr '\n' ,)" \
 	"0 $first true 7,$first true 13,"
+
+# --- top -x: the reused id's second vIOMMU counts from its own start ---
+# 13 invalidations, destroyed, then 1 s later (intervals later) the id's
+# next vIOMMU does 7, fewer than the first: a previous reading kept by id
+# alone mixes the two up (top before the delta layer summed 13 here)
+launch reusetop top -b --json -x 0.3
+attached reusetop
+att=$?
+"$churn" reuse 13 7 1000 > "$tmp/churn2"
+rc=$?
+# two more intervals: the last invalidations are read
+lines() { [ "$(wc -l < "$tmp/reusetop.out")" -ge "$1" ]; }
+read -r now < <(wc -l < "$tmp/reusetop.out")
+wait_until 30 lines $((now + 2))
+stop reusetop
+id=$(sed -n 's/.* second=\([0-9]*\) .*/\1/p' "$tmp/churn2")
+vmpid=$(sed -n 's/^reuse pid=\([0-9]*\) .*/\1/p' "$tmp/churn2")
+is "top -x: the reused id $id's two vIOMMUs, 13 and 7 invalidations, sum to 20 over the intervals (no wrap-around)" \
+	"$att $rc ${st[reusetop]} $(jq -s --argjson p "${vmpid:-0}" --argjson id "${id:-0}" \
+		'[.[].vms[] | select(.pid == $p) | .viommu_detail[] | select(.viommu == $id) | .guest_invals] | add' "$tmp/reusetop.out")" \
+	"0 0 0 20"
 
 # --- drops: vm_stats full (room for 1 VM, 2 VMs): top's JSON and header ---
 VIOMMU_MAX_ENTRIES=vm_stats=1 launch topj top -b --json 0.5
