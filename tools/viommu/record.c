@@ -154,7 +154,8 @@ static int write_record(struct viommu_bpf *vb, double secs, int status)
 
 	harvest(vb, true);
 	viommu_bpf_read_drops(vb, &drops);
-	qsort(kept, nr_kept, sizeof(*kept), cmp_kept);
+	if (nr_kept > 1)	/* no VM seen: kept is NULL, and qsort(NULL, 0) undefined */
+		qsort(kept, nr_kept, sizeof(*kept), cmp_kept);
 	json_object_object_add(root, "schema_version", json_object_new_int(VIOMMU_SCHEMA_VERSION));
 	json_object_object_add(root, "type", json_object_new_string(RECORD_TYPE));
 	json_object_object_add(root, "scenario", json_object_new_string(ropts.scenario));
