@@ -21,6 +21,8 @@ typedef __u64 u64;
 typedef __u32 u32;
 typedef __s32 pid_t;
 
+#define EEXIST	17
+
 /* Enum fields must be declared as enums for CO-RE to match them */
 enum iommu_viommu_type { IOMMU_VIOMMU_TYPE_DEFAULT };
 enum iommu_hw_queue_type { IOMMU_HW_QUEUE_TYPE_DEFAULT };
@@ -120,7 +122,7 @@ struct iopf_group {
 } __attribute__((preserve_access_index));
 
 /* Set by the tool before load */
-const volatile __s32 targ_tgid;		/* only this VMM, 0 = all */
+const volatile __s32 targ_tgid;		/* only VMs with this opener or VMM, 0 = all */
 const volatile __u32 targ_ictx;		/* only this context, 0 = all */
 const volatile bool emit_events;	/* stream records for viommu trace */
 const volatile bool per_viommu_lat;	/* guest invalidations per vIOMMU too (lat -V) */
@@ -166,20 +168,16 @@ struct {
 } viommu_lat SEC(".maps");
 
 /*
- * The VMM's name per VM, taken in the VMM when the VM is first seen: a VM
- * whose VMM exits before the tool reads the maps is still named. Not per
- * CPU: a static fact.
+ * Who each VM is (struct viommu_vm_ident): its VMM and the VMM's name,
+ * taken in the VMM, so a VM whose VMM exits before the tool reads the maps
+ * is still named; -p finds a VM's VMM here. Not per CPU: a static fact.
  */
-struct vm_comm {
-	char comm[VIOMMU_COMM_LEN];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, u32);
-	__type(value, struct vm_comm);
-} vm_comms SEC(".maps");
+	__type(value, struct viommu_vm_ident);
+} vm_idents SEC(".maps");
 
 /* Zeroed values to insert new entries from: they exceed the BPF stack */
 struct zero_values {
@@ -255,27 +253,57 @@ static __always_inline void drop(u32 reason)
 		d->n[reason]++;
 }
 
-static __always_inline bool wanted(u32 ictx_id, pid_t owner)
+/* A VM's VMM, 0 if not known (no vIOMMU yet) */
+static __always_inline pid_t vm_vmm(u32 ictx_id)
 {
-	if (targ_tgid && owner != targ_tgid)
-		return false;
+	struct viommu_vm_ident *id = bpf_map_lookup_elem(&vm_idents, &ictx_id);
+
+	return id ? id->vmm_pid : 0;
+}
+
+/*
+ * Is the VM of context ictx_id one the user asked for (-p, --vm)? -p PID
+ * matches its opener or its VMM: with libvirt, libvirtd opens /dev/iommu
+ * and QEMU, given the file, is the VMM.
+ */
+static __always_inline bool wanted(u32 ictx_id, pid_t opener)
+{
 	if (targ_ictx && ictx_id != targ_ictx)
 		return false;
-	return true;
+	if (!targ_tgid || opener == targ_tgid)
+		return true;
+	return vm_vmm(ictx_id) == targ_tgid;
 }
 
-/* Remember the VMM's name if this task is in it */
-static __always_inline void vm_comm_put(u32 ictx_id, pid_t owner)
+/*
+ * The name of a VM not yet known: the opener's, if this task is in it.
+ * An IOMMU_VIOMMU_ALLOC later names it after its VMM (vm_ident_set).
+ */
+static __always_inline void vm_ident_note(u32 ictx_id, pid_t opener)
 {
-	struct vm_comm c;
+	struct viommu_vm_ident id = {};
+	long err;
 
-	if (bpf_get_current_pid_tgid() >> 32 != (u32)owner)
+	if (bpf_get_current_pid_tgid() >> 32 != (u32)opener)
 		return;
-	bpf_get_current_comm(c.comm, sizeof(c.comm));
-	bpf_map_update_elem(&vm_comms, &ictx_id, &c, BPF_NOEXIST);
+	bpf_get_current_comm(id.comm, sizeof(id.comm));
+	err = bpf_map_update_elem(&vm_idents, &ictx_id, &id, BPF_NOEXIST);
+	if (err && err != -EEXIST)	/* known already: fine */
+		drop(VIOMMU_DROP_VM_IDENTS);
 }
 
-static __always_inline struct viommu_vm_stats *vm_get(u32 ictx_id, pid_t owner)
+/* A VM's VMM, and its name when this task is in it (at IOMMU_VIOMMU_ALLOC) */
+static __always_inline void vm_ident_set(u32 ictx_id, pid_t vmm)
+{
+	struct viommu_vm_ident id = { .vmm_pid = vmm };
+
+	if (bpf_get_current_pid_tgid() >> 32 == (u32)vmm)
+		bpf_get_current_comm(id.comm, sizeof(id.comm));
+	if (bpf_map_update_elem(&vm_idents, &ictx_id, &id, BPF_ANY))
+		drop(VIOMMU_DROP_VM_IDENTS);
+}
+
+static __always_inline struct viommu_vm_stats *vm_get(u32 ictx_id, pid_t opener)
 {
 	struct viommu_vm_stats *s = bpf_map_lookup_elem(&vm_stats, &ictx_id);
 	struct zero_values *z;
@@ -292,16 +320,17 @@ static __always_inline struct viommu_vm_stats *vm_get(u32 ictx_id, pid_t owner)
 		drop(VIOMMU_DROP_VM_STATS);
 	if (s) {
 		/* racing creators write the same values */
-		s->owner_tgid = owner;
+		s->opener_pid = opener;
+		s->vmm_pid = vm_vmm(ictx_id);
 		for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
 			s->lat[k].unit_ns = hist_unit_ns;
 	}
-	vm_comm_put(ictx_id, owner);
+	vm_ident_note(ictx_id, opener);
 	return s;
 }
 
 static __always_inline struct viommu_viommu_stats *
-viommu_get(u32 ictx_id, u32 viommu_id, pid_t owner)
+viommu_get(u32 ictx_id, u32 viommu_id, pid_t opener)
 {
 	struct viommu_key key = { .ictx_id = ictx_id, .viommu_id = viommu_id };
 	struct viommu_viommu_stats *s = bpf_map_lookup_elem(&viommu_stats, &key);
@@ -315,9 +344,10 @@ viommu_get(u32 ictx_id, u32 viommu_id, pid_t owner)
 		return NULL;
 	bpf_map_update_elem(&viommu_stats, &key, &z->viommu, BPF_NOEXIST);
 	s = bpf_map_lookup_elem(&viommu_stats, &key);
-	if (s)
-		s->owner_tgid = owner;
-	else
+	if (s) {
+		s->opener_pid = opener;
+		s->vmm_pid = vm_vmm(ictx_id);
+	} else
 		drop(VIOMMU_DROP_VIOMMU_STATS);
 	return s;
 }
@@ -445,7 +475,7 @@ static __always_inline u64 task_start_take(u32 kind, u64 seq)
 }
 
 static __always_inline struct viommu_event *
-event_new(u32 kind, u32 ictx_id, pid_t owner, u32 viommu_id, u32 obj_id)
+event_new(u32 kind, u32 ictx_id, pid_t opener, u32 viommu_id, u32 obj_id)
 {
 	struct viommu_event *e;
 
@@ -465,7 +495,8 @@ event_new(u32 kind, u32 ictx_id, pid_t owner, u32 viommu_id, u32 obj_id)
 	e->arg[0] = e->arg[1] = e->arg[2] = 0;
 	e->kind = kind;
 	e->ictx_id = ictx_id;
-	e->owner_tgid = owner;
+	e->opener_pid = opener;
+	e->vmm_pid = vm_vmm(ictx_id);
 	e->tgid = bpf_get_current_pid_tgid() >> 32;
 	e->viommu_id = viommu_id;
 	e->obj_id = obj_id;
@@ -512,27 +543,33 @@ static __always_inline int on_viommu(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_viommu *viommu = CTX_ARG(ctx, 0);
 	u32 ictx_id = READ(btf, viommu, ictx, id);
-	pid_t owner = READ(btf, viommu, ictx, owner_tgid);
+	pid_t opener = READ(btf, viommu, ictx, owner_tgid);
 	u32 id = READ(btf, viommu, obj.id);
-	pid_t kvm_pid = viommu_vmm_pid(viommu);
+	pid_t vmm = viommu_vmm_pid(viommu);
 	struct viommu_viommu_stats *vs;
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
 
-	if (!wanted(ictx_id, owner))
+	if (targ_ictx && ictx_id != targ_ictx)
 		return 0;
-	if (kind == VIOMMU_EV_VIOMMU_ALLOC)
-		vm_comm_put(ictx_id, owner);
-	s = vm_get(ictx_id, owner);
+	/* this vIOMMU's own VMM counts for -p even before vm_idents has it */
+	if (targ_tgid && opener != targ_tgid && vmm != targ_tgid &&
+	    vm_vmm(ictx_id) != targ_tgid)
+		return 0;
+	if (kind == VIOMMU_EV_VIOMMU_ALLOC && vmm)
+		vm_ident_set(ictx_id, vmm);
+	s = vm_get(ictx_id, opener);
 	if (s) {
-		if (kvm_pid)
-			s->kvm_pid = kvm_pid;
+		if (vmm)
+			s->vmm_pid = vmm;
 		if (kind == VIOMMU_EV_VIOMMU_ALLOC)
 			INC(s->viommus_allocated);
 		else
 			INC(s->viommus_destroyed);
 	}
-	vs = viommu_get(ictx_id, id, owner);
+	vs = viommu_get(ictx_id, id, opener);
+	if (vs && vmm)
+		vs->vmm_pid = vmm;
 	if (vs && kind == VIOMMU_EV_VIOMMU_ALLOC) {
 		/*
 		 * The xarray hands a destroyed vIOMMU's id to the next one:
@@ -549,11 +586,12 @@ static __always_inline int on_viommu(u64 *ctx, bool btf, u32 kind)
 	} else if (vs) {
 		vs->destroy_ns = bpf_ktime_get_ns();
 	}
-	e = event_new(kind, ictx_id, owner, id,
+	e = event_new(kind, ictx_id, opener, id,
 		      READ(btf, viommu, hwpt, common.obj.id));
 	if (e) {
 		e->arg[0] = READ(btf, viommu, type);
-		e->arg[1] = kvm_pid;
+		/* this vIOMMU's own, whatever vm_idents holds */
+		e->vmm_pid = vmm;
 		bpf_ringbuf_submit(e, 0);
 	}
 	return 0;
@@ -568,15 +606,15 @@ static __always_inline struct viommu_event *
 object_event(bool btf, u32 kind, struct iommufd_viommu *viommu, u32 obj_id)
 {
 	u32 ictx_id;
-	pid_t owner;
+	pid_t opener;
 
 	if (!emit_events)
 		return NULL;
 	ictx_id = READ(btf, viommu, ictx, id);
-	owner = READ(btf, viommu, ictx, owner_tgid);
-	if (!wanted(ictx_id, owner))
+	opener = READ(btf, viommu, ictx, owner_tgid);
+	if (!wanted(ictx_id, opener))
 		return NULL;
-	return event_new(kind, ictx_id, owner, READ(btf, viommu, obj.id),
+	return event_new(kind, ictx_id, opener, READ(btf, viommu, obj.id),
 			 obj_id);
 }
 
@@ -665,7 +703,7 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
 	u32 ictx_id = READ(btf, ictx, id);
-	pid_t owner = READ(btf, ictx, owner_tgid);
+	pid_t opener = READ(btf, ictx, owner_tgid);
 	u32 viommu_id = ctx[2], done = ctx[4];
 	int result = ctx[5];
 	struct viommu_viommu_stats *vs;
@@ -674,10 +712,10 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf, u32 kind)
 	struct viommu_event *e;
 	u64 ns;
 
-	if (!wanted(ictx_id, owner))
+	if (!wanted(ictx_id, opener))
 		return 0;
 	ns = since(ctx[7], VIOMMU_LAT_GUEST_INVAL, ctx[6]);
-	s = vm_get(ictx_id, owner);
+	s = vm_get(ictx_id, opener);
 	if (s) {
 		INC(s->guest_invals);
 		ADD(s->guest_inval_entries, done);
@@ -688,7 +726,7 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf, u32 kind)
 	}
 	/* per vIOMMU only when asked: it doubles the map work per call */
 	if (per_viommu_lat && viommu_id) {
-		vs = viommu_get(ictx_id, viommu_id, owner);
+		vs = viommu_get(ictx_id, viommu_id, opener);
 		if (vs) {
 			INC(vs->guest_invals);
 			ADD(vs->guest_inval_entries, done);
@@ -697,7 +735,7 @@ static __always_inline int on_inval_end(u64 *ctx, bool btf, u32 kind)
 		if (h)
 			hist_add(h, ns);
 	}
-	e = event_new(VIOMMU_EV_GUEST_INVAL, ictx_id, owner, viommu_id, ctx[1]);
+	e = event_new(VIOMMU_EV_GUEST_INVAL, ictx_id, opener, viommu_id, ctx[1]);
 	if (e) {
 		e->lat_ns = ns;
 		e->arg[0] = ctx[3];
@@ -714,15 +752,15 @@ static __always_inline int on_vmid(u64 *ctx, bool btf, u32 kind)
 {
 	struct iommufd_viommu *viommu = CTX_ARG(ctx, 0);
 	u32 ictx_id = READ(btf, viommu, ictx, id);
-	pid_t owner = READ(btf, viommu, ictx, owner_tgid);
+	pid_t opener = READ(btf, viommu, ictx, owner_tgid);
 	u32 id = READ(btf, viommu, obj.id), vmid = ctx[1];
 	struct viommu_viommu_stats *vs;
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
 
-	if (!wanted(ictx_id, owner))
+	if (!wanted(ictx_id, opener))
 		return 0;
-	vs = viommu_get(ictx_id, id, owner);
+	vs = viommu_get(ictx_id, id, opener);
 	if (vs) {
 		/* kept after release: reports name the VMID it had */
 		vs->vmid = vmid;
@@ -732,11 +770,11 @@ static __always_inline int on_vmid(u64 *ctx, bool btf, u32 kind)
 			INC(vs->vmid_invals);
 	}
 	if (kind == VIOMMU_EV_VMID_INVAL) {
-		s = vm_get(ictx_id, owner);
+		s = vm_get(ictx_id, opener);
 		if (s)
 			INC(s->vmid_invals);
 	}
-	e = event_new(kind, ictx_id, owner, id, vmid);
+	e = event_new(kind, ictx_id, opener, id, vmid);
 	if (e) {
 		/* guest_id for assign/release, iova and size for invalidate */
 		e->arg[0] = ctx[2];
@@ -765,21 +803,21 @@ static __always_inline int on_s2_end(u64 *ctx, bool btf, u32 kind)
 	struct iommufd_ctx *ictx = CTX_ARG(ctx, 0);
 	struct iommufd_hwpt_paging *parent = CTX_ARG(ctx, 1);
 	u32 ictx_id = READ(btf, ictx, id);
-	pid_t owner = READ(btf, ictx, owner_tgid);
+	pid_t opener = READ(btf, ictx, owner_tgid);
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
 	u64 ns;
 
-	if (!wanted(ictx_id, owner))
+	if (!wanted(ictx_id, opener))
 		return 0;
 	ns = since(ctx[5], VIOMMU_LAT_S2_INVAL, ctx[4]);
-	s = vm_get(ictx_id, owner);
+	s = vm_get(ictx_id, opener);
 	if (s) {
 		INC(s->s2_invals);
 		if (ns)
 			vm_lat_add(s, VIOMMU_LAT_S2_INVAL, ns);
 	}
-	e = event_new(VIOMMU_EV_S2_INVAL, ictx_id, owner, 0,
+	e = event_new(VIOMMU_EV_S2_INVAL, ictx_id, opener, 0,
 		      READ(btf, parent, common.obj.id));
 	if (e) {
 		e->lat_ns = ns;
@@ -797,30 +835,30 @@ static __always_inline int on_vevent(u64 *ctx, bool btf, u32 kind)
 	struct iommufd_viommu *viommu = CTX_ARG(ctx, 0);
 	struct iommufd_veventq *q = CTX_ARG(ctx, 3);
 	u32 ictx_id = READ(btf, viommu, ictx, id);
-	pid_t owner = READ(btf, viommu, ictx, owner_tgid);
+	pid_t opener = READ(btf, viommu, ictx, owner_tgid);
 	u32 id = READ(btf, viommu, obj.id);
 	bool queued = (int)ctx[4] == 0;
 	struct viommu_viommu_stats *vs;
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
 
-	if (!wanted(ictx_id, owner))
+	if (!wanted(ictx_id, opener))
 		return 0;
-	s = vm_get(ictx_id, owner);
+	s = vm_get(ictx_id, opener);
 	if (s) {
 		if (queued)
 			INC(s->vevents_queued);
 		else
 			INC(s->vevents_lost);
 	}
-	vs = viommu_get(ictx_id, id, owner);
+	vs = viommu_get(ictx_id, id, opener);
 	if (vs) {
 		if (queued)
 			INC(vs->vevents_queued);
 		else
 			INC(vs->vevents_lost);
 	}
-	e = event_new(VIOMMU_EV_VEVENT, ictx_id, owner, id,
+	e = event_new(VIOMMU_EV_VEVENT, ictx_id, opener, id,
 		      q ? READ(btf, q, common.obj.id) : 0);
 	if (e) {
 		e->arg[0] = ctx[1];
@@ -838,17 +876,17 @@ static __always_inline int on_fault(u64 *ctx, bool btf, u32 kind)
 	struct iommufd_device *idev = CTX_ARG(ctx, 1);
 	struct iopf_group *group = CTX_ARG(ctx, 2);
 	u32 ictx_id = READ(btf, fault, common.ictx, id);
-	pid_t owner = READ(btf, fault, common.ictx, owner_tgid);
+	pid_t opener = READ(btf, fault, common.ictx, owner_tgid);
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
 
-	if (!wanted(ictx_id, owner))
+	if (!wanted(ictx_id, opener))
 		return 0;
 	start_put(VIOMMU_LAT_FAULT, ictx_id, (u64)group, 0);
-	s = vm_get(ictx_id, owner);
+	s = vm_get(ictx_id, opener);
 	if (s)
 		INC(s->faults);
-	e = event_new(VIOMMU_EV_FAULT, ictx_id, owner, 0,
+	e = event_new(VIOMMU_EV_FAULT, ictx_id, opener, 0,
 		      READ(btf, idev, obj.id));
 	if (e) {
 		e->arg[0] = ctx[3];
@@ -866,21 +904,21 @@ static __always_inline int on_fault_response(u64 *ctx, bool btf, u32 kind)
 	struct iommufd_device *idev = CTX_ARG(ctx, 1);
 	struct iopf_group *group = CTX_ARG(ctx, 2);
 	u32 ictx_id = READ(btf, fault, common.ictx, id);
-	pid_t owner = READ(btf, fault, common.ictx, owner_tgid);
+	pid_t opener = READ(btf, fault, common.ictx, owner_tgid);
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
 	u64 ns;
 
-	if (!wanted(ictx_id, owner))
+	if (!wanted(ictx_id, opener))
 		return 0;
 	ns = start_take(VIOMMU_LAT_FAULT, ictx_id, (u64)group);
-	s = vm_get(ictx_id, owner);
+	s = vm_get(ictx_id, opener);
 	if (s) {
 		INC(s->fault_responses);
 		if (ns)
 			vm_lat_add(s, VIOMMU_LAT_FAULT, ns);
 	}
-	e = event_new(VIOMMU_EV_FAULT_RESPONSE, ictx_id, owner, 0,
+	e = event_new(VIOMMU_EV_FAULT_RESPONSE, ictx_id, opener, 0,
 		      READ(btf, idev, obj.id));
 	if (e) {
 		e->lat_ns = ns;

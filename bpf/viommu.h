@@ -176,13 +176,15 @@ viommu_interval_max_read(const struct viommu_interval_max *m, __u64 epoch)
 /*
  * Per VM (iommufd context): one copy shared by all CPUs, updated with
  * atomic adds (as BCC's libbpf-tools do), so its size does not multiply by
- * the number of CPUs. A VM is named by its context id; owner_tgid and
- * kvm_pid travel with the counters so a VM that has exited can still be
- * reported.
+ * the number of CPUs. A VM is named by its context id; its two processes
+ * travel with the counters so a VM that has exited can still be reported:
+ * the opener of /dev/iommu (the context's owner_tgid) and the VMM, the
+ * process that allocated its vIOMMU (0 until one is known). With libvirt
+ * they differ: libvirtd opens the file and passes it to QEMU.
  */
 struct viommu_vm_stats {
-	__s32 owner_tgid;
-	__s32 kvm_pid;
+	__s32 opener_pid;
+	__s32 vmm_pid;
 #define VIOMMU_X_FIELD(name) __u64 name;
 	VIOMMU_VM_COUNTERS(VIOMMU_X_FIELD)
 #undef VIOMMU_X_FIELD
@@ -207,8 +209,10 @@ struct viommu_lat_key {
  * invalidations is in a map of its own, filled only when asked (lat -V).
  */
 struct viommu_viommu_stats {
-	__s32 owner_tgid;
+	__s32 opener_pid;	/* of its VM's context */
+	__s32 vmm_pid;		/* the process that allocated it, 0 if not known */
 	__u32 vmid;
+	__u32 pad;
 	/*
 	 * Last alloc and destroy times: gone if destroyed after the alloc;
 	 * 0 for an alloc before the tool started. vmid_ns: last VMID assign.
@@ -233,7 +237,8 @@ struct viommu_viommu_stats {
 	X(VIOMMU_LAT, "viommu_lat")	/* a per-vIOMMU latency sample */ \
 	X(FAULT_STARTS, "fault_starts")	/* a fault's start: no latency */ \
 	X(TASK_STORAGE, "task_storage")	/* an invalidation's start */	\
-	X(RINGBUF, "ringbuf")		/* a trace record */
+	X(RINGBUF, "ringbuf")		/* a trace record */		\
+	X(VM_IDENTS, "vm_idents")	/* a VM's VMM: -p, names miss it */
 
 enum viommu_drop_reason {
 #define VIOMMU_X_ENUM(name, str) VIOMMU_DROP_##name,
@@ -244,6 +249,19 @@ enum viommu_drop_reason {
 
 struct viommu_drops {
 	__u64 n[VIOMMU_DROPS];
+};
+
+/*
+ * Who a VM is, by context id: its VMM (the process that allocated a vIOMMU
+ * of it) and that process's name, taken in it. Set by the programs at
+ * IOMMU_VIOMMU_ALLOC and by the tool from fdinfo for VMs older than it;
+ * -p matches a VM by its opener or this VMM. Before any vIOMMU, vmm_pid is
+ * 0 and comm is the opener's, if the opener was seen at work.
+ */
+struct viommu_vm_ident {
+	__s32 vmm_pid;
+	__u32 pad;
+	char comm[VIOMMU_COMM_LEN];
 };
 
 /*
@@ -356,8 +374,9 @@ struct viommu_event {
 	__u64 arg[3];
 	__u32 kind;
 	__u32 ictx_id;
-	__s32 owner_tgid;
-	__s32 tgid;
+	__s32 opener_pid;	/* the VM's two processes (struct viommu_vm_stats) */
+	__s32 vmm_pid;
+	__s32 tgid;		/* the task the event fired in */
 	__u32 viommu_id;
 	__u32 obj_id;
 	__s32 result;

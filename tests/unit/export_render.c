@@ -55,8 +55,8 @@ int main(int argc, char **argv)
 
 	/* VM 1: every counter distinct, every histogram with samples */
 	vms[0].ictx_id = 1;
-	vms[0].pid = 100;
-	vms[0].kvm_pid = 101;
+	vms[0].opener_pid = 100;
+	vms[0].vmm_pid = 101;
 	strcpy(vms[0].comm, "viommu-load");
 	vms[0].s = (struct viommu_vm_stats){
 		.guest_invals = 7, .guest_inval_entries = 21,
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 	fill_hist(&vms[0].s.lat[VIOMMU_LAT_FAULT], fault, 4, 3000000000ULL);
 	/* VM 2: idle, no KVM, a comm that needs escaping */
 	vms[1].ictx_id = 2;
-	vms[1].pid = 200;
+	vms[1].opener_pid = 200;
 	strcpy(vms[1].comm, "q\"e\\mu\n\xff");
 	viommus[0] = (struct export_viommu){ .ictx_id = 1, .viommu_id = 3, .vmid = 10 };
 	viommus[0].s.c.guest_invals = 4;

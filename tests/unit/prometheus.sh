@@ -57,7 +57,7 @@ got=$(sed -n 's/^# TYPE \([a-z0-9_]*\) .*/\1/p' "$tmp/text.full" | sort)
 is "every family of --list-metrics is in the exposition" "$got" "$want"
 is "with no VMs: only the exporter's own families and the drops" \
 	"$(sed -n 's/^# TYPE \([a-z0-9_]*\) .*/\1/p' "$tmp/text.empty" | grep -vc '^viommu_exporter_\|^viommu_bpf_drops')" 0
-l1='vm="1",pid="100",comm="viommu-load",kvm_pid="101"'
+l1='vm="1",opener_pid="100",comm="viommu-load",vmm_pid="101"'
 is "counters: exact values, _total, identity labels" \
 	"$(grep -E '^viommu_(guest_invalidations|vevents_lost|faults|fault_responses)_total\{vm="1"' "$tmp/text.full")" \
 	"viommu_guest_invalidations_total{$l1} 7
@@ -84,9 +84,9 @@ is "histogram: a sample of the open-ended last bucket is only in +Inf" \
 	"viommu_fault_response_duration_seconds_bucket 5
 viommu_fault_response_duration_seconds_bucket 6
 viommu_fault_response_duration_seconds_count 6"
-is "an idle VM: counters at 0, no histogram, no kvm_pid, its comm escaped" \
+is "an idle VM: counters at 0, no histogram, no vmm_pid (not known), its comm escaped" \
 	"$(grep -c 'vm="2"' "$tmp/text.full") $(grep -c 'vm="2".*le=' "$tmp/text.full") $(grep -m1 -o '{vm="2"[^}]*}' "$tmp/text.full")" \
-	'11 0 {vm="2",pid="200",comm="q\"e\\mu\n?"}'
+	'11 0 {vm="2",opener_pid="200",comm="q\"e\\mu\n?"}'
 is "per vIOMMU: vm, viommu, vmid; drops by reason" \
 	"$(grep -E '^(viommu_viommu_guest_invalidations_total|viommu_bpf_drops_total)' "$tmp/text.full")" \
 	'viommu_viommu_guest_invalidations_total{vm="1",viommu="3",vmid="10"} 4
@@ -96,7 +96,8 @@ viommu_bpf_drops_total{reason="viommu_stats"} 0
 viommu_bpf_drops_total{reason="viommu_lat"} 0
 viommu_bpf_drops_total{reason="fault_starts"} 0
 viommu_bpf_drops_total{reason="task_storage"} 0
-viommu_bpf_drops_total{reason="ringbuf"} 3'
+viommu_bpf_drops_total{reason="ringbuf"} 3
+viommu_bpf_drops_total{reason="vm_idents"} 0'
 is "OpenMetrics: counter families without _total, units, # EOF last" \
 	"$(grep -E '^# (TYPE|UNIT) viommu_(guest_invalidations|exporter_cpu_seconds) ' "$tmp/openmetrics.full"; tail -1 "$tmp/openmetrics.full")" \
 	"# TYPE viommu_guest_invalidations counter

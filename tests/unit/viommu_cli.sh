@@ -27,7 +27,7 @@ is "compare of a missing file: exit 2" "$?" 2
 printf '{"type":"viommu-record","schema_version":1,"total":{"lat":{}}}' > "$tmp/old.json"
 "$viommu" compare "$tmp/old.json" "$tmp/old.json" > /dev/null 2> "$tmp/err"
 is "compare of a schema 1 record: exit 2, one line naming the file, the schema and the fix" \
-	"$? $(wc -l < "$tmp/err") $(grep -c "base: schema 1 record .*record it again with this viommu (schema 2) ($tmp/old.json)" "$tmp/err")" "2 1 1"
+	"$? $(wc -l < "$tmp/err") $(grep -c "base: schema 1 record .*record it again with this viommu (schema 3) ($tmp/old.json)" "$tmp/err")" "2 1 1"
 # -V is the version, as in BCC's tools; lat's per-vIOMMU view is --per-viommu
 is "viommu --version, viommu -V, top --version, lat -V, viommu-top -V: the version, exit 0" \
 	"$("$viommu" --version; "$viommu" -V; "$viommu" top --version; "$viommu" lat -V; "$repo/build/viommu-top" -V; echo $?)" \

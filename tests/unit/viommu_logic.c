@@ -184,7 +184,7 @@ static void test_drops(void)
 	o = drops_to_json(&d);
 	tap_ok(!strcmp(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 		       "{\"vm_stats\":6,\"viommu_stats\":0,\"viommu_lat\":0,\"fault_starts\":1,"
-		       "\"task_storage\":0,\"ringbuf\":0}"), "drops JSON: every reason");
+		       "\"task_storage\":0,\"ringbuf\":0,\"vm_idents\":0}"), "drops JSON: every reason");
 	json_object_put(o);
 }
 
@@ -395,7 +395,7 @@ static const char fdinfo_text[] =
 	"iommufd-object:\tid=1 type=ioas\n"
 	"iommufd-object:\tid=2 type=device dev=iommufd_mock0\n"
 	"iommufd-object:\tid=3 type=hwpt_paging ioas=1 nest_parent=1\n"
-	"iommufd-object:\tid=4 type=viommu hwpt=3 viommu_type=57005 vmid=9 vmm_pid=1234 kvm=1 future=x\n"
+	"iommufd-object:\tid=4 type=viommu hwpt=3 viommu_type=57005 vmid=9 vmm_pid=1240 kvm=1 future=x\n"
 	"iommufd-object:\tid=5 type=vdevice viommu=4 dev=2 virt_id=0x100\n"
 	"iommufd-object:\tid=6 type=hw_queue viommu=4 hw_queue_type=1 index=0 base_addr=0x8000 length=4096\n";
 
@@ -405,11 +405,11 @@ static void test_fdinfo(void)
 	const struct snap_object *o;
 
 	tap_is(snap_parse_fdinfo(fdinfo_text, &ctx), 0, "fdinfo of an iommufd file parses");
-	tap_ok(ctx.ictx_id == 7 && ctx.owner_tgid == 1234 && ctx.nr_objects == 6,
-	       "context 7, owner 1234, 6 objects");
+	tap_ok(ctx.ictx_id == 7 && ctx.owner_tgid == 1234 && ctx.nr_objects == 6 &&
+	       ctx.vmm_pid == 1240, "context 7, opener 1234, VMM 1240 (its vIOMMU's), 6 objects");
 	o = &ctx.objects[3];
 	tap_ok(!strcmp(o->type, "viommu") && o->hwpt == 3 && o->vmid == 9 &&
-	       o->kvm_pid == 1234 && o->sub_type == 57005,
+	       o->vmm_pid == 1240 && o->sub_type == 57005,
 	       "vIOMMU links, VMID and VMM pid; unknown keys are skipped");
 	o = &ctx.objects[4];
 	tap_ok(o->viommu == 4 && o->dev == 2 && o->virt_id == 0x100, "vDEVICE: vIOMMU, device, vRID");
@@ -460,14 +460,15 @@ static int compare_out(struct json_object *base, struct json_object *new,
 static void test_compare(void)
 {
 	struct compare_opts o = { .threshold_pct = 20, .min_delta_us = 5, .min_samples = 20 };
-	struct json_object *base = record_at(66000, 200, 0.05, 2), *same = record_at(66000, 200, 0.05, 2);
-	struct json_object *noisy = record_at(68000, 200, 0.06, 2);
-	struct json_object *shift13 = record_at(85800, 200, 0.05, 2);
-	struct json_object *issue = record_at(125000, 200, 0.05, 2);
-	struct json_object *fast = record_at(1000, 200, 0.05, 2), *fast13 = record_at(1300, 200, 0.05, 2);
-	struct json_object *few = record_at(500000, 5, 0, 2);
-	struct json_object *bad = json_tokener_parse("{\"type\":\"viommu-record\",\"schema_version\":2}");
-	struct json_object *v3 = json_tokener_parse("{\"type\":\"viommu-record\",\"schema_version\":3}");
+	struct json_object *base = record_at(66000, 200, 0.05, VIOMMU_SCHEMA_VERSION), *same = record_at(66000, 200, 0.05, VIOMMU_SCHEMA_VERSION);
+	struct json_object *noisy = record_at(68000, 200, 0.06, VIOMMU_SCHEMA_VERSION);
+	struct json_object *shift13 = record_at(85800, 200, 0.05, VIOMMU_SCHEMA_VERSION);
+	struct json_object *issue = record_at(125000, 200, 0.05, VIOMMU_SCHEMA_VERSION);
+	struct json_object *fast = record_at(1000, 200, 0.05, VIOMMU_SCHEMA_VERSION), *fast13 = record_at(1300, 200, 0.05, VIOMMU_SCHEMA_VERSION);
+	struct json_object *few = record_at(500000, 5, 0, VIOMMU_SCHEMA_VERSION);
+	struct json_object *bad = json_tokener_parse("{\"type\":\"viommu-record\",\"schema_version\":3}");
+	struct json_object *v4 = json_tokener_parse("{\"type\":\"viommu-record\",\"schema_version\":4}");
+	struct json_object *old2 = record_at(125000, 200, 0.05, 2);
 	struct json_object *v1 = json_tokener_parse(
 		"{\"type\":\"viommu-record\",\"schema_version\":1,\"total\":{\"lat\":{\"guest_inval\":"
 		"{\"count\":1,\"sum_ns\":1,\"max_ns\":1,\"log2_us_slots\":[1]}}}}");
@@ -497,10 +498,14 @@ static void test_compare(void)
 	tap_is(compare_records(base, few, &o, null, err, sizeof(err)), 0, "too few samples: skipped");
 	tap_is(compare_records(base, bad, &o, null, err, sizeof(err)), -1, "a record without totals: refused");
 	tap_ok(!strcmp(err, "new: no \"total.lat\""), "... saying which and what: %s", err);
-	tap_is(compare_records(v3, base, &o, null, err, sizeof(err)), -1, "another schema version: refused");
+	tap_is(compare_records(old2, base, &o, null, err, sizeof(err)), 0,
+	       "a schema 2 record (pid, kvm_pid) against a schema 3 one: compared");
+	tap_is(compare_records(base, old2, &o, null, err, sizeof(err)), 1, "... both ways (a regression)");
+	tap_is(compare_records(v4, base, &o, null, err, sizeof(err)), -1, "a newer schema version: refused");
+	tap_ok(!strcmp(err, "base: schema_version 4, this tool reads 2 to 3"), "... saying which: %s", err);
 	tap_is(compare_records(v1, base, &o, null, err, sizeof(err)), -1, "a schema 1 record: refused");
 	tap_ok(!strcmp(err, "base: schema 1 record (log2 histograms, too coarse to compare): "
-		       "record it again with this viommu (schema 2)"), "... saying why and what to do: %s", err);
+		       "record it again with this viommu (schema 3)"), "... saying why and what to do: %s", err);
 
 	/* The command: a truncated file is bad input (exit 2), nothing crashes */
 	fd = mkstemp(path);
@@ -519,13 +524,14 @@ static void test_compare(void)
 	json_object_put(fast13);
 	json_object_put(few);
 	json_object_put(bad);
-	json_object_put(v3);
+	json_object_put(v4);
+	json_object_put(old2);
 	json_object_put(v1);
 }
 
 int main(void)
 {
-	tap_plan(69);
+	tap_plan(72);
 	test_buckets();
 	test_percentiles();
 	test_print();

@@ -156,7 +156,7 @@ static int size_maps(struct viommu_skel *skel)
 	int rc = 0;
 
 	bpf_map__set_max_entries(skel->maps.vm_stats, vms);
-	bpf_map__set_max_entries(skel->maps.vm_comms, vms);
+	bpf_map__set_max_entries(skel->maps.vm_idents, vms);
 	bpf_map__set_max_entries(skel->maps.viommu_stats, vms * VIOMMU_PER_VM);
 	/* per-vIOMMU histograms only when asked */
 	bpf_map__set_max_entries(skel->maps.viommu_lat,
@@ -176,7 +176,7 @@ static int size_maps(struct viommu_skel *skel)
 		n = eq ? strtoul(eq + 1, &end, 10) : 0;
 		if (!map || !n || *end || n > UINT32_MAX) {
 			fprintf(stderr, "viommu: VIOMMU_MAX_ENTRIES: '%s' is not MAP=N with a map of the tool "
-				"(vm_stats, viommu_stats, viommu_lat, starts)\n", item);
+				"(vm_stats, vm_idents, viommu_stats, viommu_lat, starts)\n", item);
 			rc = -1;
 		} else {
 			bpf_map__set_max_entries(map, n);
@@ -192,6 +192,36 @@ const char *viommu_btf_override(void)
 	const char *path = getenv("VIOMMU_BTF");
 
 	return path && *path ? path : NULL;
+}
+
+/*
+ * The VMM of each VM older than the tool, from fdinfo (vmm_pid), so that
+ * -p matches it by its VMM and it is named after it from its first event.
+ * Before attaching: no event finds a VM half known. Quiet: a process whose
+ * files are out of reach leaves its VMs named after their opener, and top
+ * and topo warn about it.
+ */
+static void prefill_idents(struct viommu_skel *skel)
+{
+	int fd = bpf_map__fd(skel->maps.vm_idents);
+	struct snapshot snap;
+
+	if (snapshot_scan(&snap, 0))
+		return;
+	for (int i = 0; i < snap.nr_ctxs; i++) {
+		const struct snap_ctx *c = &snap.ctxs[i];
+		struct viommu_vm_ident id = { .vmm_pid = c->vmm_pid };
+		__u32 key = c->ictx_id;
+
+		if (!id.vmm_pid || (common.vm && key != common.vm) ||
+		    (common.pid && c->owner_tgid != common.pid && c->vmm_pid != common.pid))
+			continue;
+		comm_of(id.vmm_pid, id.comm, sizeof(id.comm));
+		if (!strcmp(id.comm, "?"))
+			memset(id.comm, 0, sizeof(id.comm));
+		bpf_map_update_elem(fd, &key, &id, BPF_NOEXIST);
+	}
+	snapshot_free(&snap);
 }
 
 static struct viommu_skel *load(bool emit_events,
@@ -226,8 +256,10 @@ static struct viommu_skel *load(bool emit_events,
 		bpf_map__set_max_entries(skel->maps.events,
 					 eo->ringbuf_pages * sysconf(_SC_PAGESIZE));
 	err = viommu_skel__load(skel);
-	if (!err)
+	if (!err) {
+		prefill_idents(skel);
 		err = viommu_skel__attach(skel);
+	}
 	if (err) {
 		viommu_skel__destroy(skel);
 		errno = -err;
@@ -299,10 +331,10 @@ struct viommu_bpf *viommu_bpf_open_events(const struct viommu_events_opts *eo,
 /* d += s: rows into a total */
 void viommu_vm_stats_add(struct viommu_vm_stats *d, const struct viommu_vm_stats *s)
 {
-	if (s->owner_tgid)
-		d->owner_tgid = s->owner_tgid;
-	if (s->kvm_pid)
-		d->kvm_pid = s->kvm_pid;
+	if (s->opener_pid)
+		d->opener_pid = s->opener_pid;
+	if (s->vmm_pid)
+		d->vmm_pid = s->vmm_pid;
 #define ADD_COUNTER(name) d->name += s->name;
 	VIOMMU_VM_COUNTERS(ADD_COUNTER)
 #undef ADD_COUNTER
@@ -570,8 +602,10 @@ int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows)
 		row->s.alloc_ns = hkeys[i].alloc_ns;
 		row->guest_inval = hists[i];
 		for (int j = 0; j < n; j++)
-			if (r[j].key.ictx_id == k.ictx_id && r[j].s.owner_tgid)
-				row->s.owner_tgid = r[j].s.owner_tgid;
+			if (r[j].key.ictx_id == k.ictx_id && r[j].s.opener_pid) {
+				row->s.opener_pid = r[j].s.opener_pid;
+				row->s.vmm_pid = r[j].s.vmm_pid;
+			}
 	}
 	qsort(r, total, sizeof(*r), cmp_row);
 	*rows = r;
@@ -625,34 +659,57 @@ static void forget_keys(int fd, size_t key_size, size_t off, __u32 ictx_id)
 	free(doomed);
 }
 
+static bool process_gone(int pid)
+{
+	return pid > 0 && kill(pid, 0) && errno == ESRCH;
+}
+
 /*
- * A VM whose figures are final: its VMM has exited, or every vIOMMU it had
- * is destroyed. Readers forget it once they have read them, so a host
- * where VMs come and go does not fill the maps.
+ * Have both processes of a VM exited, its opener and its VMM (either may
+ * be unknown, 0)? Either one alone may hold the file: libvirtd may keep
+ * its copy after QEMU exits, and a launcher may exit once QEMU has it.
+ */
+bool viommu_vm_processes_gone(int opener, int vmm)
+{
+	if (opener <= 0 && vmm <= 0)
+		return false;
+	return (opener <= 0 || process_gone(opener)) && (vmm <= 0 || process_gone(vmm));
+}
+
+/*
+ * A VM whose figures are final: its processes have exited, or every vIOMMU
+ * it had is destroyed. Readers forget it once they have read them, so a
+ * host where VMs come and go does not fill the maps.
  */
 bool viommu_vm_gone(const struct viommu_vm_stats *s)
 {
 	if ((s->viommus_allocated || s->viommus_destroyed) &&
 	    s->viommus_destroyed >= s->viommus_allocated)
 		return true;
-	return s->owner_tgid > 0 && kill(s->owner_tgid, 0) && errno == ESRCH;
+	return viommu_vm_processes_gone(s->opener_pid, s->vmm_pid);
 }
 
 /*
- * The name of a VM's VMM, as the programs took it in the VMM: 0, or
- * -ENOENT when they did not see it (the VM's first event was in another
- * process).
+ * The name of a VM: its VMM's as the programs took it in the VMM (or the
+ * tool from fdinfo at start); else the live VMM's, else the live opener's;
+ * "?" when none is known. 0, or -ENOENT for "?".
  */
-int viommu_bpf_vm_comm(struct viommu_bpf *vb, unsigned int ictx_id,
-		       char *buf, size_t len)
+int viommu_vm_name(struct viommu_bpf *vb, unsigned int ictx_id, int opener,
+		   int vmm, char *buf, size_t len)
 {
-	char comm[VIOMMU_COMM_LEN + 1] = "";
-	__u32 id = ictx_id;
+	struct viommu_vm_ident id = {};
+	__u32 key = ictx_id;
 
-	if (bpf_map_lookup_elem(bpf_map__fd(vb->skel->maps.vm_comms), &id, comm))
-		return -ENOENT;
-	snprintf(buf, len, "%s", comm);
-	return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(vb->skel->maps.vm_idents), &key, &id) &&
+	    id.comm[0] && (!vmm || id.vmm_pid == vmm)) {
+		snprintf(buf, len, "%.*s", VIOMMU_COMM_LEN, id.comm);
+		return 0;
+	}
+	if (vmm > 0)
+		comm_of(vmm, buf, len);
+	if (vmm <= 0 || !strcmp(buf, "?"))
+		comm_of(opener, buf, len);
+	return strcmp(buf, "?") ? 0 : -ENOENT;
 }
 
 /* Drop a VM that went away, and its vIOMMUs, from the maps */
@@ -661,7 +718,7 @@ void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id)
 	__u32 id = ictx_id;
 
 	bpf_map_delete_elem(bpf_map__fd(vb->skel->maps.vm_stats), &id);
-	bpf_map_delete_elem(bpf_map__fd(vb->skel->maps.vm_comms), &id);
+	bpf_map_delete_elem(bpf_map__fd(vb->skel->maps.vm_idents), &id);
 	forget_keys(bpf_map__fd(vb->skel->maps.viommu_stats), sizeof(struct viommu_key),
 		    offsetof(struct viommu_key, ictx_id), ictx_id);
 	forget_keys(bpf_map__fd(vb->skel->maps.viommu_lat), sizeof(struct viommu_lat_key),

@@ -18,7 +18,7 @@ const char *argp_program_version = "viommu " VIOMMU_VERSION;
 
 
 static const struct argp_option common_options[] = {
-	{ "pid", 'p', "PID", 0, "Only the VMM (iommufd owner) with this pid", 0 },
+	{ "pid", 'p', "PID", 0, "Only VMs whose VMM or /dev/iommu opener is PID", 0 },
 	{ "vm", OPT_VM, "ID", 0, "Only this VM (iommufd context id, as in topo)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{ "json", OPT_JSON, NULL, 0, "JSON output, one object per line", 0 },

@@ -112,9 +112,10 @@ static int check_header(struct json_object *rec, char *err, size_t errlen)
 			 "record it again with this viommu (schema %d)", VIOMMU_SCHEMA_VERSION);
 		return -1;
 	}
+	/* schema 2 differs only in the names of a VM's processes, unread here */
 	if (!json_object_object_get_ex(rec, "schema_version", &v) ||
-	    json_object_get_int(v) != VIOMMU_SCHEMA_VERSION) {
-		snprintf(err, errlen, "schema_version %s, this tool reads %d",
+	    json_object_get_int(v) < 2 || json_object_get_int(v) > VIOMMU_SCHEMA_VERSION) {
+		snprintf(err, errlen, "schema_version %s, this tool reads 2 to %d",
 			 v ? json_object_get_string(v) : "missing", VIOMMU_SCHEMA_VERSION);
 		return -1;
 	}

@@ -10,8 +10,9 @@
  * with the VMs, not with the event rate. A VM's series carry its identity
  * as labels, fixed when the exporter first sees it; its counters come
  * straight from the kernel's sums and never go backwards while it lives.
- * A VM whose VMM has exited is exported with its last values for --grace
- * seconds, then dropped (its map entries too): its series stop.
+ * A VM whose processes (VMM and opener) have exited is exported with its
+ * last values for --grace seconds, then dropped (its map entries too): its
+ * series stop.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,7 +62,7 @@ static const struct argp_option options[] = {
 	{ "textfile", 't', "DIR", 0,
 	  "Write DIR/" TEXTFILE_NAME " every interval, for node_exporter's textfile collector (no HTTP unless --listen)", 0 },
 	{ "grace", 'g', "SECS", 0,
-	  "Keep exporting a VM this long after its VMM exits (default 60)", 0 },
+	  "Keep exporting a VM this long after its VMM and opener exit (default 60)", 0 },
 	{ "max-vms", 'M', "N", 0,
 	  "Export at most N VMs; more are counted in viommu_exporter_vms_dropped_total (default 4096)", 0 },
 	{ "per-viommu", OPT_PER_VIOMMU, NULL, 0,
@@ -141,7 +142,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 struct vm_entry {
 	struct export_vm vm;
 	bool refused;		/* over --max-vms: counted, never exported */
-	double gone_since;	/* monotonic s when its VMM was seen gone */
+	double gone_since;	/* monotonic s when its processes were seen gone */
 };
 
 static struct exporter {
@@ -151,28 +152,6 @@ static struct exporter {
 	struct export_self self;
 	uint64_t drops[VIOMMU_DROPS];
 } ex;
-
-static bool process_gone(int pid)
-{
-	return pid > 0 && kill(pid, 0) && errno == ESRCH;
-}
-
-/* The KVM VM's creator, when the vIOMMU was allocated before we started */
-static int kvm_pid_from_fdinfo(int pid, unsigned int ictx_id)
-{
-	struct snapshot snap;
-	const struct snap_ctx *ctx;
-	int kvm_pid = 0;
-
-	if (snapshot_take(&snap, pid))
-		return 0;
-	ctx = snapshot_find(&snap, ictx_id);
-	for (int i = 0; ctx && i < ctx->nr_objects && !kvm_pid; i++)
-		if (!strcmp(ctx->objects[i].type, "viommu"))
-			kvm_pid = ctx->objects[i].kvm_pid;
-	snapshot_free(&snap);
-	return kvm_pid;
-}
 
 /*
  * A VM seen for the first time: its labels, and whether it fits under
@@ -184,11 +163,11 @@ static void vm_entry_init(struct vm_entry *e, const struct vm_row *row,
 {
 	memset(e, 0, sizeof(*e));
 	e->vm.ictx_id = row->ictx_id;
-	e->vm.pid = row->s.owner_tgid;
-	e->vm.kvm_pid = row->s.kvm_pid;
-	comm_of(e->vm.pid, e->vm.comm, sizeof(e->vm.comm));
-	if (!e->vm.kvm_pid && !process_gone(e->vm.pid))
-		e->vm.kvm_pid = kvm_pid_from_fdinfo(e->vm.pid, row->ictx_id);
+	/* the VMM of a VM older than the exporter comes from fdinfo (bpf.c) */
+	e->vm.opener_pid = row->s.opener_pid;
+	e->vm.vmm_pid = row->s.vmm_pid;
+	viommu_vm_name(ex.vb, row->ictx_id, e->vm.opener_pid, e->vm.vmm_pid,
+		       e->vm.comm, sizeof(e->vm.comm));
 	if (*admitted >= opts.max_vms) {
 		e->refused = true;
 		ex.self.vms_dropped++;
@@ -211,7 +190,7 @@ static void read_drops(void)
 /*
  * Read the VM map and merge it into ex.vms (both sorted by id): new VMs
  * get their labels (and count against --max-vms), known ones their new
- * values; a VM whose VMM has been gone for --grace is forgotten, in the
+ * values; a VM whose processes have been gone for --grace is forgotten, in the
  * maps too.
  */
 static int refresh(double now)
@@ -241,7 +220,7 @@ static int refresh(double now)
 		else
 			vm_entry_init(e, &rows[i], &admitted);
 		e->vm.s = rows[i].s;
-		if (!e->gone_since && process_gone(e->vm.pid))
+		if (!e->gone_since && viommu_vm_processes_gone(e->vm.opener_pid, e->vm.vmm_pid))
 			e->gone_since = now;
 		if (e->gone_since && now - e->gone_since >= opts.grace &&
 		    viommu_bpf_forget_vm_seen(ex.vb, e->vm.ictx_id, &rows[i].s) != -EAGAIN) {

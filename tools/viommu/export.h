@@ -24,7 +24,8 @@ void mbuf_printf(struct mbuf *b, const char *fmt, ...)
 
 struct export_vm {
 	unsigned int ictx_id;
-	int pid, kvm_pid;		/* kvm_pid 0: not known */
+	int opener_pid;			/* opened /dev/iommu */
+	int vmm_pid;			/* allocated its vIOMMU; 0: not known */
 	char comm[VIOMMU_COMM_LEN];
 	struct viommu_vm_stats s;
 };

@@ -86,7 +86,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 struct entry {
 	struct viommu_lat_key key;
 	struct viommu_hist acc[VIOMMU_LAT_KINDS];
-	int owner, kvm_pid;
+	int opener, vmm;	/* its processes; vmm 0: not known */
 	unsigned int vmid;
 	bool gone, forgotten;
 	char comm[VIOMMU_COMM_LEN];	/* from when it was alive */
@@ -107,14 +107,24 @@ static int cmp_lat_key(const void *a, const void *b)
 	return (x->alloc_ns > y->alloc_ns) - (x->alloc_ns < y->alloc_ns);
 }
 
-/* The entry of key, made if new (sorted by key); NULL without memory */
-static struct entry *entry_of(const struct viommu_lat_key *key, int owner)
+/*
+ * The entry of key, made if new (sorted by key), with its processes and
+ * name up to date; NULL without memory
+ */
+static struct entry *entry_of(struct viommu_bpf *vb, const struct viommu_lat_key *key,
+			      int opener, int vmm)
 {
 	struct entry *e = nr_entries ? bsearch(key, entries, nr_entries, sizeof(*e), cmp_lat_key) : NULL;
 	int at = 0;
 
-	if (e)
+	if (e) {
+		/* the VMM of a VM first seen before its vIOMMU */
+		if (vmm > 0 && e->vmm != vmm) {
+			e->vmm = vmm;
+			viommu_vm_name(vb, key->ictx_id, e->opener, vmm, e->comm, sizeof(e->comm));
+		}
 		return e;
+	}
 	if (nr_entries == cap_entries) {
 		e = realloc(entries, (cap_entries = cap_entries ? cap_entries * 2 : 16) * sizeof(*e));
 		if (!e)
@@ -128,8 +138,9 @@ static struct entry *entry_of(const struct viommu_lat_key *key, int owner)
 	e = &entries[at];
 	memset(e, 0, sizeof(*e));
 	e->key = *key;
-	e->owner = owner;
-	comm_of(owner, e->comm, sizeof(e->comm));
+	e->opener = opener;
+	e->vmm = vmm;
+	viommu_vm_name(vb, key->ictx_id, opener, vmm, e->comm, sizeof(e->comm));
 	return e;
 }
 
@@ -150,7 +161,7 @@ static void tick(struct viommu_bpf *vb)
 		for (int i = 0; i < n; i++) {
 			struct viommu_lat_key key = { vr[i].key.ictx_id, vr[i].key.viommu_id,
 						      vr[i].s.alloc_ns };
-			struct entry *e = entry_of(&key, vr[i].s.owner_tgid);
+			struct entry *e = entry_of(vb, &key, vr[i].s.opener_pid, vr[i].s.vmm_pid);
 			struct viommu_row d;
 
 			if (!e || delta_take(readings, &key, &vr[i], &d) == DELTA_NONE)
@@ -173,7 +184,7 @@ static void tick(struct viommu_bpf *vb)
 
 	for (int i = 0; i < n; i++) {
 		struct viommu_lat_key key = { .ictx_id = vms[i].ictx_id };
-		struct entry *e = entry_of(&key, vms[i].s.owner_tgid);
+		struct entry *e = entry_of(vb, &key, vms[i].s.opener_pid, vms[i].s.vmm_pid);
 		struct viommu_vm_stats d;
 
 		if (!e || delta_take(readings, &key, &vms[i].s, &d) == DELTA_NONE)
@@ -181,13 +192,24 @@ static void tick(struct viommu_bpf *vb)
 		e->forgotten = false;
 		for (int k = 0; k < VIOMMU_LAT_KINDS; k++)
 			hist_merge(&e->acc[k], &d.lat[k]);
-		if (vms[i].s.kvm_pid)
-			e->kvm_pid = vms[i].s.kvm_pid;
 		if (viommu_vm_gone(&vms[i].s) &&
 		    viommu_bpf_forget_vm_seen(vb, vms[i].ictx_id, &vms[i].s) != -EAGAIN)
 			forgotten(e);
 	}
 	free(vms);
+}
+
+/*
+ * "pid VMM (COMM)", the opener's pid before the VM has a VMM; and
+ * " opener PID" when another process opened /dev/iommu (libvirtd for QEMU)
+ */
+static void print_processes(const struct entry *e)
+{
+	int pid = e->vmm > 0 ? e->vmm : e->opener;
+
+	printf("pid %d (%s)", pid, e->comm);
+	if (e->opener > 0 && e->opener != pid)
+		printf(" opener %d", e->opener);
 }
 
 static void print_summary(const struct viommu_hist *h)
@@ -245,16 +267,18 @@ static void report(struct viommu_bpf *vb)
 				json_object_object_add(o, "viommu", json_object_new_int64(e->key.viommu_id));
 				json_object_object_add(o, "vmid", json_object_new_int64(e->vmid));
 				json_object_object_add(o, "gone", json_object_new_boolean(e->gone));
-				json_object_object_add(o, "pid", json_object_new_int(e->owner));
+				json_object_object_add(o, "opener_pid", json_object_new_int(e->opener));
+				json_object_object_add(o, "vmm_pid", json_object_new_int(e->vmm));
 				json_object_object_add(o, "comm", json_object_new_string(e->comm));
 				json_object_object_add(o, "guest_inval", hist_to_json(h));
 				json_object_array_add(list, o);
 				continue;
 			}
 			if (opts.per_viommu) {
-				printf("\nvm %u viommu %u%s vmid %u pid %d (%s): guest_inval\n",
-				       e->key.ictx_id, e->key.viommu_id,
-				       e->gone ? " (destroyed)" : "", e->vmid, e->owner, e->comm);
+				printf("\nvm %u viommu %u%s vmid %u ", e->key.ictx_id,
+				       e->key.viommu_id, e->gone ? " (destroyed)" : "", e->vmid);
+				print_processes(e);
+				printf(": guest_inval\n");
 				hist_print(stdout, h);
 				print_summary(h);
 				continue;
@@ -264,10 +288,9 @@ static void report(struct viommu_bpf *vb)
 					o = json_object_new_object();
 					lat = json_object_new_object();
 					json_object_object_add(o, "vm", json_object_new_int64(e->key.ictx_id));
-					json_object_object_add(o, "pid", json_object_new_int(e->owner));
+					json_object_object_add(o, "opener_pid", json_object_new_int(e->opener));
+					json_object_object_add(o, "vmm_pid", json_object_new_int(e->vmm));
 					json_object_object_add(o, "comm", json_object_new_string(e->comm));
-					if (e->kvm_pid)
-						json_object_object_add(o, "kvm_pid", json_object_new_int(e->kvm_pid));
 					json_object_object_add(o, "lat", lat);
 					json_object_array_add(list, o);
 				}
@@ -275,9 +298,8 @@ static void report(struct viommu_bpf *vb)
 				continue;
 			}
 			if (!header) {
-				printf("\nvm %u pid %d (%s)", e->key.ictx_id, e->owner, e->comm);
-				if (e->kvm_pid)
-					printf(" kvm %d", e->kvm_pid);
+				printf("\nvm %u ", e->key.ictx_id);
+				print_processes(e);
 				printf("\n");
 				header = true;
 			}

@@ -42,7 +42,7 @@ struct family {
 #define SELF(f)		EXPORTER, offsetof(struct export_self, f)
 
 static const struct family families[] = {
-	/* per VM: vm, pid, comm, kvm_pid (when known) */
+	/* per VM: vm, opener_pid, comm, vmm_pid (when known) */
 	{ "viommu_guest_invalidations", COUNTER, VM(guest_invals), U64,
 	  "Guest cache invalidation requests on the VM's vIOMMUs" },
 	{ "viommu_guest_invalidation_entries", COUNTER, VM(guest_inval_entries), U64,
@@ -195,10 +195,10 @@ static void vm_labels(char *buf, size_t len, const struct export_vm *vm)
 	int n;
 
 	label_value(comm, sizeof(comm), vm->comm);
-	n = snprintf(buf, len, "vm=\"%u\",pid=\"%d\",comm=\"%s\"", vm->ictx_id,
-		     vm->pid, comm);
-	if (vm->kvm_pid > 0 && n > 0 && (size_t)n < len)
-		snprintf(buf + n, len - n, ",kvm_pid=\"%d\"", vm->kvm_pid);
+	n = snprintf(buf, len, "vm=\"%u\",opener_pid=\"%d\",comm=\"%s\"", vm->ictx_id,
+		     vm->opener_pid, comm);
+	if (vm->vmm_pid > 0 && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, ",vmm_pid=\"%d\"", vm->vmm_pid);
 }
 
 static void viommu_labels(char *buf, size_t len, const struct export_viommu *v)
@@ -415,7 +415,7 @@ static const char *labels_doc(enum scope s)
 {
 	switch (s) {
 	case PER_VM:
-		return "vm, pid, comm, kvm_pid";
+		return "vm, opener_pid, comm, vmm_pid";
 	case PER_VIOMMU:
 		return "vm, viommu, vmid";
 	case PER_DROP_REASON:

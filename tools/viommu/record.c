@@ -92,17 +92,27 @@ static struct json_object *lat_json(const struct viommu_vm_stats *s)
 struct kept_vm {
 	struct vm_row row;
 	char comm[VIOMMU_COMM_LEN];	/* from when it was alive */
+	int named_by;			/* the VMM comm names, 0: the opener */
 };
 static struct kept_vm *kept;
 static int nr_kept;
 
-static struct kept_vm *kept_of(unsigned int ictx_id, int owner)
+static struct kept_vm *kept_of(struct viommu_bpf *vb, unsigned int ictx_id, int opener,
+			       int vmm)
 {
 	struct kept_vm *k;
 
-	for (int i = nr_kept - 1; i >= 0; i--)
-		if (kept[i].row.ictx_id == ictx_id)
-			return &kept[i];
+	for (int i = nr_kept - 1; i >= 0; i--) {
+		if (kept[i].row.ictx_id != ictx_id)
+			continue;
+		/* named after its VMM once it has one */
+		if (vmm > 0 && kept[i].named_by != vmm) {
+			viommu_vm_name(vb, ictx_id, opener, vmm, kept[i].comm,
+				       sizeof(kept[i].comm));
+			kept[i].named_by = vmm;
+		}
+		return &kept[i];
+	}
 	k = realloc(kept, (nr_kept + 1) * sizeof(*k));
 	if (!k)
 		return NULL;
@@ -110,7 +120,8 @@ static struct kept_vm *kept_of(unsigned int ictx_id, int owner)
 	k = &kept[nr_kept++];
 	memset(k, 0, sizeof(*k));
 	k->row.ictx_id = ictx_id;
-	comm_of(owner, k->comm, sizeof(k->comm));
+	viommu_vm_name(vb, ictx_id, opener, vmm, k->comm, sizeof(k->comm));
+	k->named_by = vmm;
 	return k;
 }
 
@@ -121,7 +132,8 @@ static void harvest(struct viommu_bpf *vb, bool final)
 	int n = viommu_bpf_read_vms(vb, &rows);
 
 	for (int i = 0; i < n; i++) {
-		struct kept_vm *k = kept_of(rows[i].ictx_id, rows[i].s.owner_tgid);
+		struct kept_vm *k = kept_of(vb, rows[i].ictx_id, rows[i].s.opener_pid,
+					    rows[i].s.vmm_pid);
 		bool gone = !final && viommu_vm_gone(&rows[i].s);
 
 		if (!k)
@@ -176,14 +188,13 @@ static int write_record(struct viommu_bpf *vb, double secs, int status)
 		struct json_object *o;
 
 		/* seen only as a name (its figures were dropped) */
-		if (!s->owner_tgid)
+		if (!s->opener_pid)
 			continue;
 		o = json_object_new_object();
 		json_object_object_add(o, "vm", json_object_new_int64(kept[i].row.ictx_id));
-		json_object_object_add(o, "pid", json_object_new_int(s->owner_tgid));
+		json_object_object_add(o, "opener_pid", json_object_new_int(s->opener_pid));
+		json_object_object_add(o, "vmm_pid", json_object_new_int(s->vmm_pid));
 		json_object_object_add(o, "comm", json_object_new_string(kept[i].comm));
-		if (s->kvm_pid)
-			json_object_object_add(o, "kvm_pid", json_object_new_int(s->kvm_pid));
 		add_counts(o, s);
 		json_object_object_add(o, "lat", lat_json(s));
 		json_object_array_add(vms, o);

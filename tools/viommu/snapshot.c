@@ -70,7 +70,7 @@ static int object_set(struct snap_object *o, const char *key, const char *val)
 
 		if (end == val || *end || pid < 0 || pid > INT_MAX)
 			return -1;
-		o->kvm_pid = pid;
+		o->vmm_pid = pid;
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(u32_fields) / sizeof(u32_fields[0]); i++) {
@@ -157,6 +157,10 @@ int snap_parse_fdinfo(const char *text, struct snap_ctx *ctx)
 				ctx->nr_objects++;
 		}
 	}
+	/* the VM's VMM: its first vIOMMU's that names one */
+	for (int i = 0; !rc && i < ctx->nr_objects && !ctx->vmm_pid; i++)
+		if (!strcmp(ctx->objects[i].type, "viommu"))
+			ctx->vmm_pid = ctx->objects[i].vmm_pid;
 	free(copy);
 	if (rc || !is_iommufd) {
 		free(ctx->objects);
@@ -229,6 +233,17 @@ static bool is_numeric(const char *s)
 	return true;
 }
 
+/* A VM's name: its VMM's, else its opener's, else the holder's */
+static void ctx_name(struct snap_ctx *ctx)
+{
+	int who[] = { ctx->vmm_pid, ctx->owner_tgid, ctx->pid };
+
+	snprintf(ctx->comm, sizeof(ctx->comm), "?");
+	for (size_t i = 0; i < sizeof(who) / sizeof(*who) && !strcmp(ctx->comm, "?"); i++)
+		if (who[i] > 0)
+			comm_of(who[i], ctx->comm, sizeof(ctx->comm));
+}
+
 /* A process whose open files we may not read (ptrace access mode) */
 static void denied(struct snapshot *snap, int pid)
 {
@@ -290,8 +305,7 @@ static void scan_pid(struct snapshot *snap, int pid)
 		}
 		ctx.pid = pid;
 		ctx.fd = atoi(de->d_name);
-		comm_of(ctx.owner_tgid ? ctx.owner_tgid : pid, ctx.comm,
-			sizeof(ctx.comm));
+		ctx_name(&ctx);
 		ctxs = realloc(snap->ctxs, (snap->nr_ctxs + 1) * sizeof(*ctxs));
 		if (!ctxs) {
 			free(ctx.objects);
@@ -310,28 +324,56 @@ static int cmp_ctx(const void *a, const void *b)
 	return (x->ictx_id > y->ictx_id) - (x->ictx_id < y->ictx_id);
 }
 
-/* Every iommufd context on the machine (or of one pid), by context id */
-int snapshot_take(struct snapshot *snap, int only_pid)
+/* Does pid name ctx's VM: its opener, or the VMM of one of its vIOMMUs? */
+bool snap_ctx_has_pid(const struct snap_ctx *ctx, int pid)
+{
+	if (ctx->owner_tgid == pid)
+		return true;
+	for (int i = 0; i < ctx->nr_objects; i++)
+		if (ctx->objects[i].vmm_pid == pid && !strcmp(ctx->objects[i].type, "viommu"))
+			return true;
+	return false;
+}
+
+/*
+ * Every iommufd context on the machine, by context id; with only_pid, those
+ * whose opener or VMM it is (any process may hold the file: libvirtd
+ * passes it to QEMU and may close its own copy).
+ */
+int snapshot_scan(struct snapshot *snap, int only_pid)
 {
 	struct dirent *de;
 	DIR *proc;
+	int kept = 0;
 
 	memset(snap, 0, sizeof(*snap));
-	if (only_pid) {
-		scan_pid(snap, only_pid);
-	} else {
-		proc = opendir(proc_root());
-		if (!proc)
-			return -errno;
-		while ((de = readdir(proc)))
-			if (is_numeric(de->d_name))
-				scan_pid(snap, atoi(de->d_name));
-		closedir(proc);
+	proc = opendir(proc_root());
+	if (!proc)
+		return -errno;
+	while ((de = readdir(proc)))
+		if (is_numeric(de->d_name))
+			scan_pid(snap, atoi(de->d_name));
+	closedir(proc);
+	for (int i = 0; only_pid && i < snap->nr_ctxs; i++) {
+		if (snap_ctx_has_pid(&snap->ctxs[i], only_pid))
+			snap->ctxs[kept++] = snap->ctxs[i];
+		else
+			free(snap->ctxs[i].objects);
 	}
+	if (only_pid)
+		snap->nr_ctxs = kept;
 	if (snap->nr_ctxs)	/* qsort(NULL, 0, ...) is undefined (UBSan) */
 		qsort(snap->ctxs, snap->nr_ctxs, sizeof(*snap->ctxs), cmp_ctx);
-	snapshot_warn_denied(snap);
 	return 0;
+}
+
+int snapshot_take(struct snapshot *snap, int only_pid)
+{
+	int rc = snapshot_scan(snap, only_pid);
+
+	if (!rc)
+		snapshot_warn_denied(snap);
+	return rc;
 }
 
 /*

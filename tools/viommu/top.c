@@ -51,7 +51,8 @@ struct viommu_line {
 /* One row of the table, for one interval */
 struct top_row {
 	unsigned int ictx_id;
-	int owner, kvm_pid, viommus, nr_vmids;
+	int opener, vmm;	/* its processes: opener of /dev/iommu, VMM (0: not known) */
+	int viommus, nr_vmids;
 	unsigned int vmids[MAX_VIOMMUS_PER_ROW];
 	char comm[VIOMMU_COMM_LEN];	/* a copy: states[] moves as it grows */
 	uint64_t invals, s2_invals, faults, errors, lost;	/* in the interval */
@@ -145,14 +146,15 @@ static const struct argp_option options[] = {
 static const char doc[] =
 "viommu top: a live table with one row per VM.\n"
 "\n"
-"Columns: VM (iommufd context), PID and COMM of the VMM, KVM (pid that\n"
-"created the KVM VM given at IOMMU_VIOMMU_ALLOC), VIOMMUS, VMIDS, guest\n"
-"invalidations/s and the failed ones/s (ERR/s), their p50/p99 latency and\n"
-"the interval's maximum in us, S2 invalidations/s and their fan-out\n"
-"(per-VMID invalidations per S2 invalidation), IO page faults/s, and\n"
-"vEVENTs lost in the interval. A line above the table gives the tool's own\n"
-"cost: its BPF programs' runs/s, time per run and CPU share (bpf_stats), and\n"
-"its own CPU share.\n"
+"Columns: VM (iommufd context), PID and COMM of its VMM (the process that\n"
+"allocated its vIOMMUs; the opener's before it has one), OPENER (the pid\n"
+"that opened /dev/iommu, as libvirtd does for QEMU; - when it is PID),\n"
+"VIOMMUS, VMIDS, guest invalidations/s and the failed ones/s (ERR/s), their\n"
+"p50/p99 latency and the interval's maximum in us, S2 invalidations/s and\n"
+"their fan-out (per-VMID invalidations per S2 invalidation), IO page\n"
+"faults/s, and vEVENTs lost in the interval. A line above the table gives\n"
+"the tool's own cost: its BPF programs' runs/s, time per run and CPU share\n"
+"(bpf_stats), and its own CPU share.\n"
 "\n"
 "Screen keys: q quit, s sort, j/k or arrows select, PgUp/PgDn/Home/End\n"
 "scroll, x or Enter expand the selected VM into its vIOMMUs, X all.\n"
@@ -164,7 +166,7 @@ static const char doc[] =
 "  viommu top -b --json 2 10   # JSON, every 2 s, ten times\n"
 "  viommu top -l 10 > log      # one line per VM every 10 s (kvm_stat -l)\n"
 "  viommu top --csv 1 3600     # an hour of CSV\n"
-"  viommu-top -p 1234 -s p99   # one VMM, sorted by p99 latency";
+"  viommu-top -p 1234 -s p99   # the VMs of pid 1234 (VMM or opener), by p99";
 
 static struct top_params params = { .interval = 1.0 };
 
@@ -240,7 +242,8 @@ static bool was_forgotten(const struct top *t, unsigned int ictx_id)
  * BPF programs took it in the VMM, so a VMM that has exited since is still
  * named; else the live process's, else the start snapshot's.
  */
-static struct vm_state *state_of(struct top *t, unsigned int ictx_id, int owner)
+static struct vm_state *state_of(struct top *t, unsigned int ictx_id, int opener,
+				 int vmm)
 {
 	struct vm_state *st = state_find(t, ictx_id);
 	const struct snap_ctx *ctx;
@@ -264,10 +267,9 @@ static struct vm_state *state_of(struct top *t, unsigned int ictx_id, int owner)
 	memset(st, 0, sizeof(*st));
 	st->used = true;
 	st->ictx_id = ictx_id;
-	if (viommu_bpf_vm_comm(t->vb, ictx_id, comm, sizeof(comm))) {
-		comm_of(owner, comm, sizeof(comm));
+	if (viommu_vm_name(t->vb, ictx_id, opener, vmm, comm, sizeof(comm))) {
 		ctx = snapshot_find(&t->start_snap, ictx_id);
-		if (!strcmp(comm, "?") && ctx)
+		if (ctx)
 			snprintf(comm, sizeof(comm), "%s", ctx->comm);
 	}
 	name_sanitize(st->comm, sizeof(st->comm), comm);
@@ -374,10 +376,9 @@ static void fill_viommus(struct frame *f, const struct top *t, struct top_row *r
 			add_line(f, viommu_delta(t, vr, &vr[i]), r->ictx_id, vr[i].key.viommu_id, vmid);
 	}
 	r->nr_lines = f->nlines - r->first_line;
-	/* likewise the KVM VM given at an alloc the tool did not see */
-	for (int j = 0; !r->kvm_pid && ctx && j < ctx->nr_objects; j++)
-		if (!strcmp(ctx->objects[j].type, "viommu"))
-			r->kvm_pid = ctx->objects[j].kvm_pid;
+	/* likewise the VMM of an alloc the tool did not see */
+	if (!r->vmm && ctx)
+		r->vmm = ctx->vmm_pid;
 }
 
 /*
@@ -408,11 +409,6 @@ static void delta(struct top *t, struct top_row *r, const struct viommu_vm_stats
 	r->inv_max_ns = viommu_interval_max_ns(now, VIOMMU_LAT_GUEST_INVAL, epoch);
 	if (r->inv_max_ns)
 		r->inv.max_ns = r->inv_max_ns;
-}
-
-static bool process_gone(int pid)
-{
-	return pid > 0 && kill(pid, 0) && errno == ESRCH;
 }
 
 static double cpu_seconds(void)
@@ -556,16 +552,16 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 
 		/* a late event of a forgotten VM's teardown: forget it again */
 		if (was_forgotten(t, vms[i].ictx_id) &&
-		    process_gone(vms[i].s.owner_tgid)) {
+		    viommu_vm_processes_gone(vms[i].s.opener_pid, vms[i].s.vmm_pid)) {
 			viommu_bpf_forget_vm_seen(t->vb, vms[i].ictx_id, &vms[i].s);
 			continue;
 		}
-		st = state_of(t, vms[i].ictx_id, vms[i].s.owner_tgid);
+		st = state_of(t, vms[i].ictx_id, vms[i].s.opener_pid, vms[i].s.vmm_pid);
 		if (!st)
 			continue;
 		r->ictx_id = vms[i].ictx_id;
-		r->owner = vms[i].s.owner_tgid;
-		r->kvm_pid = vms[i].s.kvm_pid;
+		r->opener = vms[i].s.opener_pid;
+		r->vmm = vms[i].s.vmm_pid;
 		memcpy(r->comm, st->comm, sizeof(r->comm));
 		r->total = vms[i].s;
 		delta(t, r, &vms[i].s, f->secs, epoch);
@@ -581,10 +577,11 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 		for (int j = 0; j < f->nrows; j++)
 			listed |= f->rows[j].ictx_id == c->ictx_id;
 		if (listed || (common.vm && c->ictx_id != common.vm) ||
-		    process_gone(c->owner_tgid))
+		    viommu_vm_processes_gone(c->owner_tgid, c->vmm_pid))
 			continue;
 		r->ictx_id = c->ictx_id;
-		r->owner = c->owner_tgid;
+		r->opener = c->owner_tgid;
+		r->vmm = c->vmm_pid;
 		name_sanitize(r->comm, sizeof(r->comm), c->comm);
 		r->fanout = -1;
 		/*
@@ -600,9 +597,6 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 			if (last)
 				r->total = *last;
 		}
-		for (int j = 0; j < c->nr_objects; j++)
-			if (!strcmp(c->objects[j].type, "viommu") && c->objects[j].kvm_pid)
-				r->kvm_pid = c->objects[j].kvm_pid;
 		fill_viommus(f, t, r, vr, nvr, lines);
 		f->nrows++;
 	}
@@ -623,7 +617,7 @@ static void forget_gone(struct top *t, const struct frame *f)
 		struct vm_state *st;
 
 		if (r->invals || r->s2_invals || r->faults || r->viommus ||
-		    !process_gone(r->owner))
+		    !viommu_vm_processes_gone(r->opener, r->vmm))
 			continue;
 		/* it may have worked since the read: show that first */
 		if (viommu_bpf_forget_vm_seen(t->vb, r->ictx_id, &r->total) == -EAGAIN)
@@ -692,19 +686,31 @@ static void fmt_vmids(char *buf, size_t len, const struct top_row *r)
 
 static void format_header(char *line, size_t len)
 {
-	snprintf(line, len, HEADER_FMT, "VM", "PID", "COMM", "KVM", "VIOM", "VMIDS",
+	snprintf(line, len, HEADER_FMT, "VM", "PID", "COMM", "OPENER", "VIOM", "VMIDS",
 		 "INV/s", "ERR/s", "P50us", "P99us", "MAXus", "S2/s", "FANOUT",
 		 "FLT/s", "LOST");
 }
 
+/* PID: the VM's VMM, or its opener before it has one */
+static int row_pid(const struct top_row *r)
+{
+	return r->vmm > 0 ? r->vmm : r->opener;
+}
+
+/* OPENER: the opener's pid where it is not the VMM, else - */
+static void fmt_opener(char *buf, size_t len, const struct top_row *r)
+{
+	if (r->opener > 0 && r->opener != row_pid(r))
+		snprintf(buf, len, "%d", r->opener);
+	else
+		snprintf(buf, len, "-");
+}
+
 static void format_row(char *line, size_t len, const struct top_row *r)
 {
-	char kvm[16], vmids[64], p50[16], p99[16], max[16], fan[16];
+	char opener[16], vmids[64], p50[16], p99[16], max[16], fan[16];
 
-	if (r->kvm_pid)
-		snprintf(kvm, sizeof(kvm), "%d", r->kvm_pid);
-	else
-		snprintf(kvm, sizeof(kvm), "-");
+	fmt_opener(opener, sizeof(opener), r);
 	fmt_vmids(vmids, sizeof(vmids), r);
 	fmt_us(p50, sizeof(p50), pct_us(&r->inv, 50));
 	fmt_us(p99, sizeof(p99), pct_us(&r->inv, 99));
@@ -713,7 +719,7 @@ static void format_row(char *line, size_t len, const struct top_row *r)
 		snprintf(fan, sizeof(fan), "%.1f", r->fanout);
 	else
 		snprintf(fan, sizeof(fan), "-");
-	snprintf(line, len, ROW_FMT, r->ictx_id, r->owner, r->comm, kvm,
+	snprintf(line, len, ROW_FMT, r->ictx_id, row_pid(r), r->comm, opener,
 		 r->viommus, vmids, r->inv_rate, r->err_rate, p50, p99, max,
 		 r->s2_rate, fan, r->fault_rate, (unsigned long)r->lost);
 }
@@ -764,19 +770,20 @@ static void print_batch(const struct frame *f, const struct top_params *p)
 
 /* --- log mode (kvm_stat -l) and CSV: one line per VM per interval --- */
 
-#define LOG_HEADER_FMT "%-8s %6s %7s %-12s %9s %7s %7s %7s %7s %8s %6s %8s %6s\n"
-#define LOG_ROW_FMT    "%-8s %6u %7d %-12.12s %9.1f %7.1f %7s %7s %7s %8.1f %6s %8.1f %6lu\n"
+#define LOG_HEADER_FMT "%-8s %6s %7s %-12s %7s %9s %7s %7s %7s %7s %8s %6s %8s %6s\n"
+#define LOG_ROW_FMT    "%-8s %6u %7d %-12.12s %7s %9.1f %7.1f %7s %7s %7s %8.1f %6s %8.1f %6lu\n"
 
 static void print_log(const struct frame *f, long n)
 {
-	char p50[16], p99[16], max[16], fan[16];
+	char opener[16], p50[16], p99[16], max[16], fan[16];
 
 	if (n % LOG_HEADER_EVERY == 0)
-		printf(LOG_HEADER_FMT, "TIME", "VM", "PID", "COMM", "INV/s", "ERR/s",
+		printf(LOG_HEADER_FMT, "TIME", "VM", "PID", "COMM", "OPENER", "INV/s", "ERR/s",
 		       "P50us", "P99us", "MAXus", "S2/s", "FANOUT", "FLT/s", "LOST");
 	for (int i = 0; i < f->nrows; i++) {
 		const struct top_row *r = &f->rows[i];
 
+		fmt_opener(opener, sizeof(opener), r);
 		fmt_us(p50, sizeof(p50), pct_us(&r->inv, 50));
 		fmt_us(p99, sizeof(p99), pct_us(&r->inv, 99));
 		fmt_us(max, sizeof(max), max_us(r));
@@ -784,7 +791,7 @@ static void print_log(const struct frame *f, long n)
 			snprintf(fan, sizeof(fan), "%.1f", r->fanout);
 		else
 			snprintf(fan, sizeof(fan), "-");
-		printf(LOG_ROW_FMT, f->stamp, r->ictx_id, r->owner, r->comm, r->inv_rate,
+		printf(LOG_ROW_FMT, f->stamp, r->ictx_id, row_pid(r), r->comm, opener, r->inv_rate,
 		       r->err_rate, p50, p99, max, r->s2_rate, fan, r->fault_rate,
 		       (unsigned long)r->lost);
 	}
@@ -792,7 +799,7 @@ static void print_log(const struct frame *f, long n)
 }
 
 static const char csv_header[] =
-	"ts_unix_ms,interval_s,vm,pid,comm,kvm_pid,viommus,guest_invals,guest_invals_per_s,"
+	"ts_unix_ms,interval_s,vm,opener_pid,vmm_pid,comm,viommus,guest_invals,guest_invals_per_s,"
 	"guest_inval_errors,guest_inval_lat_us_p50,guest_inval_lat_us_p99,guest_inval_lat_us_max,"
 	"s2_invals,s2_invals_per_s,s2_fanout,faults,faults_per_s,vevents_lost";
 
@@ -820,17 +827,18 @@ static void csv_num(FILE *out, double v, const char *fmt)
 		fprintf(out, fmt, v);
 }
 
-static void csv_row(FILE *out, int64_t ts_ms, double secs, unsigned int vm, int pid,
-		 const char *comm, int kvm_pid, int viommus, uint64_t invals,
+static void csv_row(FILE *out, int64_t ts_ms, double secs, unsigned int vm, int opener,
+		 int vmm, const char *comm, int viommus, uint64_t invals,
 		 double inv_rate, uint64_t errors, double p50, double p99, double max,
 		 uint64_t s2, double s2_rate, double fanout, uint64_t faults,
 		 double fault_rate, uint64_t lost)
 {
-	fprintf(out, "%lld,%.3f,%u,%d,", (long long)ts_ms, secs, vm, pid);
-	csv_string(out, comm);
+	fprintf(out, "%lld,%.3f,%u,%d,", (long long)ts_ms, secs, vm, opener);
+	/* the VMM: empty when not known */
+	if (vmm > 0)
+		fprintf(out, "%d", vmm);
 	fputc(',', out);
-	if (kvm_pid)
-		fprintf(out, "%d", kvm_pid);
+	csv_string(out, comm);
 	fprintf(out, ",%d,%llu,%.1f,%llu", viommus, (unsigned long long)invals, inv_rate,
 		(unsigned long long)errors);
 	csv_num(out, p50, "%.1f");
@@ -849,8 +857,8 @@ static void print_csv(const struct frame *f, long n)
 	for (int i = 0; i < f->nrows; i++) {
 		const struct top_row *r = &f->rows[i];
 
-		csv_row(stdout, f->ts_ms, f->secs, r->ictx_id, r->owner, r->comm,
-			    r->kvm_pid, r->viommus, r->invals, r->inv_rate, r->errors,
+		csv_row(stdout, f->ts_ms, f->secs, r->ictx_id, r->opener, r->vmm,
+			    r->comm, r->viommus, r->invals, r->inv_rate, r->errors,
 			    pct_us(&r->inv, 50), pct_us(&r->inv, 99), max_us(r),
 			    r->s2_invals, r->s2_rate, r->fanout, r->faults, r->fault_rate,
 			    r->lost);
@@ -867,10 +875,9 @@ static struct json_object *row_json(const struct frame *f, const struct top_row 
 	const struct viommu_vm_stats *t = &r->total;
 
 	json_object_object_add(o, "vm", json_object_new_int64(r->ictx_id));
-	json_object_object_add(o, "pid", json_object_new_int(r->owner));
+	json_object_object_add(o, "opener_pid", json_object_new_int(r->opener));
+	json_object_object_add(o, "vmm_pid", json_object_new_int(r->vmm));
 	json_object_object_add(o, "comm", json_object_new_string(r->comm));
-	if (r->kvm_pid)
-		json_object_object_add(o, "kvm_pid", json_object_new_int(r->kvm_pid));
 	json_object_object_add(o, "viommus", json_object_new_int(r->viommus));
 	for (int i = 0; i < r->nr_vmids; i++)
 		json_object_array_add(v, json_object_new_int64(r->vmids[i]));

@@ -27,15 +27,16 @@ static const struct argp_option options[] = {
 static const char doc[] =
 "viommu topo: the iommufd objects of every VM, as a tree.\n"
 "\n"
-"VM (iommufd context) > IOAS > nesting parent HWPT > vIOMMU (type, VMID,\n"
-"KVM) > vDEVICEs (device, vRID), nested HWPTs, vEVENTQs, HW queues. Read\n"
+"VM (iommufd context: pid and name of its VMM, the opener of /dev/iommu\n"
+"when another process) > IOAS > nesting parent HWPT > vIOMMU (type, VMID,\n"
+"VMM) > vDEVICEs (device, vRID), nested HWPTs, vEVENTQs, HW queues. Read\n"
 "from /proc/PID/fdinfo (needs this project's kernel). Changes the ring\n"
 "buffer had no room for are reported as LOST lines: the tree may then miss\n"
 "them.\n"
 "\n"
 "EXAMPLES:\n"
 "  viommu topo                 # every VM on the machine\n"
-"  viommu topo -p 1234 --json  # one VMM, as JSON\n"
+"  viommu topo -p 1234 --json  # the VMs of pid 1234 (VMM or opener), as JSON\n"
 "  viommu topo --watch         # the tree, then + and - lines live";
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
@@ -78,8 +79,8 @@ static void describe(char *buf, size_t len, const struct snap_ctx *c,
 				 iommufd_type_name(IOMMUFD_TYPE_VIOMMU, o->sub_type,
 						   num, sizeof(num)), o->vmid);
 
-		if (o->kvm_pid)
-			snprintf(buf + n, len - n, " kvm_pid %d", o->kvm_pid);
+		if (o->vmm_pid)
+			snprintf(buf + n, len - n, " vmm_pid %d", o->vmm_pid);
 	} else if (!strcmp(o->type, "vdevice")) {
 		dev = find_obj(c, o->dev);
 		snprintf(buf, len, "vdevice %u dev %u%s%s virt_id 0x%llx", o->id,
@@ -182,8 +183,13 @@ static void print_ctx(const struct snap_ctx *c)
 	char prefix[128] = "";
 	int n;
 
-	printf("vm %u  pid %d (%s)  fd %d of pid %d  %d objects\n", c->ictx_id,
-	       c->owner_tgid, c->comm, c->fd, c->pid, c->nr_objects);
+	int pid = c->vmm_pid > 0 ? c->vmm_pid : c->owner_tgid;
+
+	/* pid: the VMM, or the opener before a vIOMMU names one */
+	printf("vm %u  pid %d (%s)", c->ictx_id, pid, c->comm);
+	if (c->owner_tgid > 0 && c->owner_tgid != pid)
+		printf("  opener %d", c->owner_tgid);
+	printf("  fd %d of pid %d  %d objects\n", c->fd, c->pid, c->nr_objects);
 	roots = children_of(c, NULL, &n);
 	if (!roots && n)
 		printf("   (%d objects not shown: out of memory)\n", n);
@@ -204,7 +210,8 @@ static struct json_object *ctx_json(const struct snap_ctx *c)
 	struct json_object *o = json_object_new_object(), *objs = json_object_new_array();
 
 	json_object_object_add(o, "vm", json_object_new_int64(c->ictx_id));
-	json_object_object_add(o, "pid", json_object_new_int(c->owner_tgid));
+	json_object_object_add(o, "opener_pid", json_object_new_int(c->owner_tgid));
+	json_object_object_add(o, "vmm_pid", json_object_new_int(c->vmm_pid));
 	json_object_object_add(o, "comm", json_object_new_string(c->comm));
 	for (int i = 0; i < c->nr_objects; i++) {
 		const struct snap_object *s = &c->objects[i];
@@ -223,7 +230,7 @@ static struct json_object *ctx_json(const struct snap_ctx *c)
 			ADD("hwpt", s->hwpt);
 			json_object_object_add(j, "viommu_type",
 					       type_json(IOMMUFD_TYPE_VIOMMU, s->sub_type));
-			ADD("vmid", s->vmid); ADD("kvm_pid", s->kvm_pid);
+			ADD("vmid", s->vmid); ADD("vmm_pid", s->vmm_pid);
 		}
 		if (!strcmp(s->type, "hwpt_nested")) {
 			ADD("parent", s->parent); ADD("viommu", s->viommu);
@@ -270,9 +277,9 @@ static int on_event(void *ctx, void *data, size_t len)
 		/* fallthrough */
 	case VIOMMU_EV_VIOMMU_ALLOC:
 		what = "viommu";
-		snprintf(extra, sizeof(extra), " hwpt %u type %s kvm_pid %d", e->obj_id,
+		snprintf(extra, sizeof(extra), " hwpt %u type %s vmm_pid %d", e->obj_id,
 			 iommufd_type_name(IOMMUFD_TYPE_VIOMMU, e->arg[0], num, sizeof(num)),
-			 (int)e->arg[1]);
+			 e->vmm_pid);
 		break;
 	case VIOMMU_EV_VDEVICE_DESTROY:
 		sign = "-";
@@ -331,7 +338,8 @@ static int on_event(void *ctx, void *data, size_t len)
 		json_object_object_add(o, "change", json_object_new_string(*sign == '+' ? "add" : "remove"));
 		json_object_object_add(o, "object", json_object_new_string(what));
 		json_object_object_add(o, "vm", json_object_new_int64(e->ictx_id));
-		json_object_object_add(o, "pid", json_object_new_int(e->owner_tgid));
+		json_object_object_add(o, "opener_pid", json_object_new_int(e->opener_pid));
+		json_object_object_add(o, "vmm_pid", json_object_new_int(e->vmm_pid));
 		json_object_object_add(o, "id", json_object_new_int64(
 			e->kind == VIOMMU_EV_VIOMMU_ALLOC || e->kind == VIOMMU_EV_VIOMMU_DESTROY ?
 			e->viommu_id : e->obj_id));
@@ -342,7 +350,8 @@ static int on_event(void *ctx, void *data, size_t len)
 		json_object_put(o);
 		return 0;
 	}
-	printf("%s vm %u pid %d: %s %u%s\n", sign, e->ictx_id, e->owner_tgid, what,
+	printf("%s vm %u pid %d: %s %u%s\n", sign, e->ictx_id,
+	       e->vmm_pid > 0 ? e->vmm_pid : e->opener_pid, what,
 	       e->kind == VIOMMU_EV_VIOMMU_ALLOC || e->kind == VIOMMU_EV_VIOMMU_DESTROY ?
 	       e->viommu_id : e->obj_id, extra);
 	fflush(stdout);

@@ -36,11 +36,14 @@ static const char doc[] =
 "viommu trace: print every vIOMMU event as it happens.\n"
 "\n"
 "Latencies (lat_us) are printed on the end events: guest_inval, s2_inval and\n"
-"fault_response. Records lost to a full ring buffer are reported as LOST.\n"
+"fault_response. PID is the process the event fired in; viommu_alloc and\n"
+"viommu_destroy name the VM's VMM (vmm_pid) and the opener of /dev/iommu\n"
+"(opener_pid), which JSON lines carry on every event. Records lost to a full\n"
+"ring buffer are reported as LOST.\n"
 "\n"
 "EXAMPLES:\n"
 "  viommu trace                # everything\n"
-"  viommu trace -p 1234 -i 2   # one VMM's vIOMMU 2\n"
+"  viommu trace -p 1234 -i 2   # vIOMMU 2 of the VMs of pid 1234\n"
 "  viommu trace --json -c 100  # 100 events as JSON lines\n"
 "  viommu trace -l              # the events and their fields";
 
@@ -113,7 +116,6 @@ static int fields(const struct viommu_event *e, struct field *f)
 	case VIOMMU_EV_VIOMMU_DESTROY:
 		F("hwpt", FIELD_INT, e->obj_id);
 		T("viommu_type", IOMMUFD_TYPE_VIOMMU, e->arg[0]);
-		F("kvm_pid", FIELD_INT, (int32_t)e->arg[1]);
 		break;
 	case VIOMMU_EV_VDEVICE_ALLOC:
 	case VIOMMU_EV_VDEVICE_DESTROY:
@@ -294,7 +296,8 @@ static int on_event(void *ctx, void *data, size_t len)
 		json_object_object_add(o, "tgid", json_object_new_int(e->tgid));
 		json_object_object_add(o, "comm", json_object_new_string(e->comm));
 		json_object_object_add(o, "vm", json_object_new_int64(e->ictx_id));
-		json_object_object_add(o, "pid", json_object_new_int(e->owner_tgid));
+		json_object_object_add(o, "opener_pid", json_object_new_int(e->opener_pid));
+		json_object_object_add(o, "vmm_pid", json_object_new_int(e->vmm_pid));
 		if (e->viommu_id)
 			json_object_object_add(o, "viommu", json_object_new_int64(e->viommu_id));
 		for (int i = 0; i < n; i++)
@@ -316,6 +319,9 @@ static int on_event(void *ctx, void *data, size_t len)
 			printf(" viommu=%u", e->viommu_id);
 		for (int i = 0; i < n; i++)
 			print_field(&f[i]);
+		/* the VM's processes where it comes to be and goes */
+		if (e->kind == VIOMMU_EV_VIOMMU_ALLOC || e->kind == VIOMMU_EV_VIOMMU_DESTROY)
+			printf(" vmm_pid=%d opener_pid=%d", e->vmm_pid, e->opener_pid);
 		if (e->kind == VIOMMU_EV_VEVENT)
 			printf(" outcome=%s", (unsigned int)e->result < 4 ? outcomes[e->result] : "?");
 		if (has_latency(e->kind) && e->lat_ns)

@@ -16,8 +16,11 @@
 
 #include "../../bpf/viommu.h"
 
-/* 2: log-linear histograms (schema 1 had log2 ones) */
-#define VIOMMU_SCHEMA_VERSION	2
+/*
+ * 2: log-linear histograms (schema 1 had log2 ones); 3: a VM's processes
+ * are opener_pid and vmm_pid (2 had pid, the opener, and kvm_pid, the VMM)
+ */
+#define VIOMMU_SCHEMA_VERSION	3
 #define RECORD_TYPE		"viommu-record"
 #define VIOMMU_VERSION		"2.0"
 
@@ -26,7 +29,7 @@
 
 /* Options every command takes */
 struct common_opts {
-	int pid;		/* -p: only the VMM with this tgid */
+	int pid;		/* -p: only VMs whose opener or VMM has this tgid */
 	unsigned int vm;	/* --vm: only this iommufd context */
 	bool verbose;		/* -v: libbpf debug output */
 	bool json;		/* --json */
@@ -82,17 +85,18 @@ struct snap_object {
 	/* links and attributes; absent ones are 0 */
 	unsigned int hwpt, ioas, parent, viommu, dev, vmid, depth, index;
 	unsigned int nest_parent, sub_type;
-	int kvm_pid;
+	int vmm_pid;		/* vIOMMU: the process that allocated it */
 	uint64_t virt_id, base_addr, length;
 	char dev_name[64];
 };
 
 struct snap_ctx {
 	unsigned int ictx_id;
-	int owner_tgid;
+	int owner_tgid;		/* the opener of /dev/iommu */
+	int vmm_pid;		/* its first vIOMMU's VMM, 0 if none */
 	int pid;		/* a process holding the file */
 	int fd;
-	char comm[VIOMMU_COMM_LEN];
+	char comm[VIOMMU_COMM_LEN];	/* the VMM's, else the opener's, else the holder's */
 	int nr_objects;
 	struct snap_object *objects;
 };
@@ -105,7 +109,11 @@ struct snapshot {
 };
 
 int snap_parse_fdinfo(const char *text, struct snap_ctx *ctx);
+/* only_pid: only contexts whose opener or a vIOMMU's VMM is only_pid */
 int snapshot_take(struct snapshot *snap, int only_pid);
+/* the same without the warning about processes out of reach */
+int snapshot_scan(struct snapshot *snap, int only_pid);
+bool snap_ctx_has_pid(const struct snap_ctx *ctx, int pid);
 void snapshot_free(struct snapshot *snap);
 void snapshot_warn_denied(const struct snapshot *snap);
 const struct snap_ctx *snapshot_find(const struct snapshot *snap,
@@ -166,11 +174,12 @@ void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id);
 int viommu_bpf_forget_vm_seen(struct viommu_bpf *vb, unsigned int ictx_id,
 			      const struct viommu_vm_stats *seen);
 void viommu_bpf_forget_viommu(struct viommu_bpf *vb, const struct viommu_row *row);
-int viommu_bpf_vm_comm(struct viommu_bpf *vb, unsigned int ictx_id,
-		       char *buf, size_t len);
+int viommu_vm_name(struct viommu_bpf *vb, unsigned int ictx_id, int opener,
+		   int vmm, char *buf, size_t len);
 struct json_object *viommu_bpf_drops_json(struct viommu_bpf *vb, struct viommu_drops *d);
 int viommu_bpf_read_drops(struct viommu_bpf *vb, struct viommu_drops *out);
 bool viommu_vm_gone(const struct viommu_vm_stats *s);
+bool viommu_vm_processes_gone(int opener, int vmm);
 /* What trace and topo --watch ask of the ring buffer */
 struct viommu_events_opts {
 	unsigned int viommu_id;		/* only records of this vIOMMU id, 0 = all */
