@@ -9,6 +9,12 @@
  * fault queue, and a vEVENTQ. It then drives guest invalidations, S2
  * map/unmap, vEVENTs and IO page faults, and prints exactly what it did,
  * one line per vIOMMU and per VM, so tests can compare tools against it.
+ *
+ * With --opener-fork a VM is two processes, as under libvirt: an opener
+ * (libvirtd's part) opens /dev/iommu and passes the file over a Unix
+ * socket (SCM_RIGHTS) to the VM's process, the VMM (QEMU's part), which
+ * allocates the vIOMMUs and does the work; the opener stays until the VMM
+ * is done.
  */
 #include <argp.h>
 #include <errno.h>
@@ -19,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +52,7 @@ static struct plan {
 	double hold;		/* seconds to keep the objects before teardown */
 	unsigned int vrid_base;
 	bool kvm;
+	bool opener_fork;	/* another process opens /dev/iommu */
 	int threads;		/* invalidation threads per VM */
 	double duration;	/* invalidate for this long instead of a count */
 	unsigned int delay_us;	/* injected into the mock's invalidations */
@@ -76,6 +85,7 @@ static const char doc[] =
 "  viommu-load -V 2 --kvm -E 5 -F 3 # VMs with KVM, vEVENTs and IO page faults\n"
 "  viommu-load --hold 10            # keep the objects 10 s (for viommu topo)\n"
 "  viommu-load -V 4 -d 10 -r 500 -D 2000 -s 1   # VM 1's IOMMU 2 ms slower\n"
+"  viommu-load -O -H 60              # opened by another process, as libvirt does\n"
 "\n"
 "SIGINT or SIGTERM stops the work early: each VM reports what it did and\n"
 "exits 0, as when its plan is done.";
@@ -98,6 +108,8 @@ static const struct argp_option options[] = {
 	{ "slow-vm", 's', "N", 0, "Only VM N gets --delay-us (default: every VM)" },
 	{ "delay-count", 'c', "N", 0, "Only the first N invalidations of each vIOMMU get --delay-us" },
 	{ "bad-invals", 'x', "N", 0, "Then N invalidations per vIOMMU with an unknown vRID, which fail" },
+	{ "opener-fork", 'O', NULL, 0, "A child process named viommu-opener opens /dev/iommu and "
+	  "passes it to the VM's process over a Unix socket (SCM_RIGHTS), as libvirtd does for QEMU" },
 	{},
 };
 
@@ -124,6 +136,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'r': plan.rate = parse_int(arg, 0, 100000000, state); break;
 	case 'b': plan.vrid_base = parse_int(arg, 0, 0x7fffffff, state); break;
 	case 'k': plan.kvm = true; break;
+	case 'O': plan.opener_fork = true; break;
 	case 't': plan.threads = parse_int(arg, 1, MAX_THREADS, state); break;
 	case 'D': plan.delay_us = parse_int(arg, 0, 1000000, state); break;
 	case 's': plan.slow_vm = parse_int(arg, 0, 1023, state); break;
@@ -173,6 +186,82 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Pass fd over a Unix socket (SCM_RIGHTS); 0 or -errno */
+static int send_fd(int sock, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {};
+	char byte = 0;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+/* The fd passed over sock, or -errno */
+static int recv_fd(int sock)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {};
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cmsg;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -EPROTO;
+	cmsg = CMSG_FIRSTHDR(&msg);
+	if (!cmsg || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+	return fd;
+}
+
+/*
+ * --opener-fork: a child opens /dev/iommu and passes it to this process,
+ * the VMM, then waits until *sock (our end) closes: when this VM is done
+ * or dies. Returns the fd, the opener's pid in *opener.
+ */
+static int open_passed(int vm, pid_t *opener, int *sock)
+{
+	int sv[2], fd, rc;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		die(vm, "socketpair", -errno);
+	*opener = fork();
+	if (*opener < 0)
+		die(vm, "fork the opener", -errno);
+	if (!*opener) {
+		char c;
+		ssize_t n;
+
+		close(sv[0]);
+		prctl(PR_SET_NAME, "viommu-opener");
+		fd = mock_open();
+		if (fd < 0)
+			die(vm, "open /dev/iommu in the opener", fd);
+		if ((rc = send_fd(sv[1], fd)))
+			die(vm, "pass /dev/iommu to the VMM", rc);
+		close(fd);
+		/* as libvirtd: alive, without the file, until the VMM is done */
+		while ((n = read(sv[1], &c, 1)) > 0 || (n < 0 && errno == EINTR))
+			;
+		_exit(0);
+	}
+	close(sv[1]);
+	*sock = sv[0];
+	fd = recv_fd(sv[0]);
+	if (fd < 0)
+		die(vm, "receive /dev/iommu from the opener (SCM_RIGHTS)", fd);
+	return fd;
 }
 
 /* One IO page fault: raise, read the message, answer it */
@@ -237,12 +326,13 @@ static int run_vm(int vm)
 	uint32_t ioas, s2, fault_id;
 	unsigned long unmaps = 0;
 	double t0, s2_secs, iopf_secs = 0;
-	int fd, fault_fd, kvm_fd = -1, rc;
+	int fd, fault_fd, kvm_fd = -1, rc, opener_sock = -1;
+	pid_t opener = getpid();
 	bool delayed;
 	uint64_t iova;
 	void *buf;
 
-	fd = mock_open();
+	fd = plan.opener_fork ? open_passed(vm, &opener, &opener_sock) : mock_open();
 	if (fd < 0)
 		die(vm, "open /dev/iommu (is this the project's kernel with the iommufd mock driver?)", fd);
 	if (plan.kvm) {
@@ -349,10 +439,10 @@ static int run_vm(int vm)
 		       v[k].iopfs, v[k].inval_errors);
 	/* Phase times let a benchmark divide by the events it caused */
 	printf("vm vm=%d pid=%d kvm=%d viommus=%d s2=%u s2_unmaps=%lu delay_us=%u "
-	       "s2_ns=%.0f iopf_ns=%.0f\n",
+	       "s2_ns=%.0f iopf_ns=%.0f opener=%d\n",
 	       vm, getpid(), plan.kvm, plan.viommus, s2, unmaps,
 	       plan.slow_vm < 0 || plan.slow_vm == vm ? plan.delay_us : 0,
-	       s2_secs * 1e9, iopf_secs * 1e9);
+	       s2_secs * 1e9, iopf_secs * 1e9, (int)opener);
 	fflush(stdout);
 	if (plan.hold > 0 && !stopping)
 		sleep_until(now() + plan.hold);
@@ -360,6 +450,12 @@ static int run_vm(int vm)
 	close(fd);
 	if (kvm_fd >= 0)
 		close(kvm_fd);
+	if (opener_sock >= 0) {
+		/* the opener sees the socket close and exits */
+		close(opener_sock);
+		while (waitpid(opener, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	return 0;
 }
 
