@@ -275,6 +275,14 @@ static __always_inline bool wanted(u32 ictx_id, pid_t opener)
 	return vm_vmm(ictx_id) == targ_tgid;
 }
 
+/* The same, for an event that names a vIOMMU's own VMM (vmm, or 0) */
+static __always_inline bool wanted_vmm(u32 ictx_id, pid_t opener, pid_t vmm)
+{
+	if (targ_tgid && vmm == targ_tgid)
+		return !targ_ictx || ictx_id == targ_ictx;
+	return wanted(ictx_id, opener);
+}
+
 /*
  * The name of a VM not yet known: the opener's, if this task is in it.
  * An IOMMU_VIOMMU_ALLOC later names it after its VMM (vm_ident_set).
@@ -550,11 +558,8 @@ static __always_inline int on_viommu(u64 *ctx, bool btf, u32 kind)
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
 
-	if (targ_ictx && ictx_id != targ_ictx)
-		return 0;
 	/* this vIOMMU's own VMM counts for -p even before vm_idents has it */
-	if (targ_tgid && opener != targ_tgid && vmm != targ_tgid &&
-	    vm_vmm(ictx_id) != targ_tgid)
+	if (!wanted_vmm(ictx_id, opener, vmm))
 		return 0;
 	if (kind == VIOMMU_EV_VIOMMU_ALLOC && vmm)
 		vm_ident_set(ictx_id, vmm);
@@ -757,11 +762,20 @@ static __always_inline int on_vmid(u64 *ctx, bool btf, u32 kind)
 	struct viommu_viommu_stats *vs;
 	struct viommu_vm_stats *s;
 	struct viommu_event *e;
+	pid_t vmm = 0;
 
-	if (!wanted(ictx_id, opener))
+	/*
+	 * The driver assigns the VMID before the alloc event names the VMM in
+	 * vm_idents: read it from the vIOMMU (only then: invalidations are many)
+	 */
+	if (kind == VIOMMU_EV_VMID_ASSIGN)
+		vmm = viommu_vmm_pid(viommu);
+	if (!wanted_vmm(ictx_id, opener, vmm))
 		return 0;
 	vs = viommu_get(ictx_id, id, opener);
 	if (vs) {
+		if (vmm)
+			vs->vmm_pid = vmm;
 		/* kept after release: reports name the VMID it had */
 		vs->vmid = vmid;
 		if (kind == VIOMMU_EV_VMID_ASSIGN)
@@ -776,6 +790,8 @@ static __always_inline int on_vmid(u64 *ctx, bool btf, u32 kind)
 	}
 	e = event_new(kind, ictx_id, opener, id, vmid);
 	if (e) {
+		if (vmm)
+			e->vmm_pid = vmm;
 		/* guest_id for assign/release, iova and size for invalidate */
 		e->arg[0] = ctx[2];
 		if (kind == VIOMMU_EV_VMID_INVAL)

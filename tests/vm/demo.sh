@@ -23,7 +23,7 @@ slow=$(awk '$1 == "vm" && / delay_us=800 / { sub(/pid=/, "", $3); print $3 }' "$
 fifth=$(awk '$1 == "vm" && / viommus=3 / { sub(/pid=/, "", $3); print $3 }' "$tmp/demo")
 is "the loads reported 4 VMs, one slow, and the fifth VM" \
 	"$(wc -w <<< "$four") $([ -n "$slow" ] && echo slow) $([ -n "$fifth" ] && echo fifth)" "4 slow fifth"
-# top's intervals: VM PID COMM KVM VIOM VMIDS INV/s ERR/s P50us ... FANOUT
+# top's intervals: VM PID COMM OPENER VIOM VMIDS INV/s ERR/s P50us ... FANOUT
 awk '/^\$ viommu top/ { on = 1; next } /^\$ / { on = 0 }
 	on && /^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]( |$)/ { n++ }
 	on && $3 == "viommu-load" { print n, $2, $7, $9, $13 }' "$tmp/demo" > "$tmp/rows"

@@ -111,7 +111,7 @@ is "textfile: --max-vms 2 exports 2 of the 3 VMs and counts 1 dropped" \
 # its two VMs' invalidations, as the load reports them
 want=$(awk '$1 == "viommu" { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 		inv[f["pid"]] += f["invalidations"] } END { for (p in inv) print p, inv[p] }' "$tmp/load" | sort)
-got=$(sed -n 's/^viommu_guest_invalidations_total{vm="[0-9]*",pid="\([0-9]*\)".*} \([0-9]*\)$/\1 \2/p' "$tfile" | sort)
+got=$(sed -n 's/^viommu_guest_invalidations_total{vm="[0-9]*",.*vmm_pid="\([0-9]*\)"} \([0-9]*\)$/\1 \2/p' "$tfile" | sort)
 is "textfile: its 2 VMs' invalidation counts are the load's" "$(grep -cxF -f <(echo "$got") <<< "$want") $(wc -l <<< "$got")" "2 2"
 # Written by rename: each read is a whole file (its last family last), and
 # the file is a new inode from one interval to the next

@@ -85,6 +85,7 @@ suites() {
 	$each viommu_hist 300 "$here/viommu_hist.sh"
 	$each viommu_churn 300 "$here/viommu_churn.sh"
 	$each viommu_top 300 "$here/viommu_top.sh"
+	$each viommu_attrib 300 "$here/viommu_attrib.sh"
 	$each demo 300 "$here/demo.sh"
 	# the tool tests again with the ASan + UBSan build (tests/lib/sanitizer.sh)
 	$each viommu_tool_asan 600 env VIOMMU_SANITIZE=1 "$here/viommu_tool.sh"

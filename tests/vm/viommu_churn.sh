@@ -82,12 +82,12 @@ for n, line in enumerate(lines, 1):
     except ValueError as e:
         bad.append('line %d: %s: %r' % (n, e, line[:200]))
         continue
-    if o.get('type') != 'viommu-top' or o.get('schema_version') != 2:
+    if o.get('type') != 'viommu-top' or o.get('schema_version') != 3:
         bad.append('line %d: not a viommu-top line' % n)
     for v in o.get('vms', []):
         rows[v['vm']] = v
         if v['comm'] != 'viommu-load':
-            bad.append('line %d: vm %d pid %d comm %r' % (n, v['vm'], v['pid'], v['comm']))
+            bad.append('line %d: vm %d pid %d comm %r' % (n, v['vm'], v['vmm_pid'], v['comm']))
 keys = ('guest_invals_total', 'guest_inval_entries_total', 's2_invals_total',
         'vmid_invals_total', 'vevents_queued_total', 'faults_total', 'fault_responses_total')
 what = sys.argv[2]
@@ -96,7 +96,7 @@ if what == 'bad':
     sys.exit(0)
 per_pid = {}
 for v in rows.values():
-    t = per_pid.setdefault(v['pid'], [0] * len(keys))
+    t = per_pid.setdefault(v['vmm_pid'], [0] * len(keys))
     for i, k in enumerate(keys):
         t[i] += v[k]
 if what == 'pids':

@@ -94,7 +94,7 @@ stop topt
 release_load
 is "top, vm_stats full: each JSON line has the drops; the VM without room is its 6 updates, the other is counted" \
 	"$att $held ${st[topj]} $(tail -1 "$tmp/topj.out" | jq -c '[.drops, [.vms[].guest_invals_total]]')" \
-	"0 0 0 [{\"vm_stats\":6,\"viommu_stats\":0,\"viommu_lat\":0,\"fault_starts\":0,\"task_storage\":0,\"ringbuf\":0},[5]]"
+	"0 0 0 [{\"vm_stats\":6,\"viommu_stats\":0,\"viommu_lat\":0,\"fault_starts\":0,\"task_storage\":0,\"ringbuf\":0,\"vm_idents\":0},[5]]"
 is "top -b, vm_stats full: the header of each table says so" \
 	"${st[topt]} $(grep -c '^[0-9:]\{8\}  drops: ' "$tmp/topt.out" | sed 's/^[1-9][0-9]*$/some/') $(grep '^[0-9:]\{8\}  drops: ' "$tmp/topt.out" | tail -1 | cut -d' ' -f3-)" \
 	"0 some drops: 6 (vm_stats 6)"
@@ -126,11 +126,11 @@ wait_until 30 empty starts
 gone=$?
 "$churn" answer 5 > "$tmp/churn"
 answered=$(sed -n 's/.* pid=\([0-9]*\) .*/\1/p' "$tmp/churn")
-flt_seen() { [ "$(jq -s --argjson p "$answered" '[.[].vms[] | select(.pid == $p) | .lat.fault.count] | add' "$tmp/flt.out")" = 5 ]; }
+flt_seen() { [ "$(jq -s --argjson p "$answered" '[.[].vms[] | select(.vmm_pid == $p) | .lat.fault.count] | add' "$tmp/flt.out")" = 5 ]; }
 wait_until 30 flt_seen
 stop flt
 is "lat, 4 fault starts the kernel answered: forgotten with their VM; the next VM's 5 faults all measured, no drops" \
-	"$att $gone ${st[flt]} $(jq -s --argjson p "$answered" '[.[].vms[] | select(.pid == $p) | .lat.fault.count] | add' "$tmp/flt.out") $(tail -1 "$tmp/flt.out" | jq .drops.fault_starts)" \
+	"$att $gone ${st[flt]} $(jq -s --argjson p "$answered" '[.[].vms[] | select(.vmm_pid == $p) | .lat.fault.count] | add' "$tmp/flt.out") $(tail -1 "$tmp/flt.out" | jq .drops.fault_starts)" \
 	"0 0 0 5 0"
 
 # --- VMs that come and go: record and lat forget them (room for 2, 6 VMs) ---
@@ -149,10 +149,10 @@ stop rec
 stop lat
 want=$(for p in $pids; do echo "$p 3"; done | sort -n)
 is "record, 6 VMs one after another, room for 2: each VM with its 3 invalidations, no drops" \
-	"$att ${st[rec]} $(jq -r '.vms[] | "\(.pid) \(.guest_invals)"' "$tmp/churn.json" | sort -n | tr '\n' ,) $(jq '[.drops[]] | add' "$tmp/churn.json")" \
+	"$att ${st[rec]} $(jq -r '.vms[] | "\(.vmm_pid) \(.guest_invals)"' "$tmp/churn.json" | sort -n | tr '\n' ,) $(jq '[.drops[]] | add' "$tmp/churn.json")" \
 	"0 0 $(tr '\n' , <<< "$want") 0"
 is "lat (one report at the end), the same 6 VMs: each with its 3 invalidations, no drops" \
-	"${st[lat]} $(jq -r '.vms[] | "\(.pid) \(.lat.guest_inval.count)"' "$tmp/lat.out" | sort -n | tr '\n' ,) $(jq '[.drops[]] | add' "$tmp/lat.out")" \
+	"${st[lat]} $(jq -r '.vms[] | "\(.vmm_pid) \(.lat.guest_inval.count)"' "$tmp/lat.out" | sort -n | tr '\n' ,) $(jq '[.drops[]] | add' "$tmp/lat.out")" \
 	"0 $(tr '\n' , <<< "$want") 0"
 
 tap_done

@@ -3,7 +3,7 @@
 #
 # viommu_tool.sh - the viommu CLI against viommu-load with a known plan:
 # each command must report exactly what the load did (counts per VM and
-# vIOMMU, VMIDs, vRIDs, the KVM pid, the object tree) for every VM and
+# vIOMMU, VMIDs, vRIDs, its VMM and opener, the object tree) for every VM and
 # vIOMMU of the load's own report, see an injected slowdown on the right
 # VM, and behave on bad input and signals.
 #
@@ -125,7 +125,7 @@ stop() {
 
 tap_plan $((40 + san_plan))
 
-# --- top: per-VM totals, VMIDs, KVM pid, while the VMs hold their objects;
+# --- top: per-VM totals, VMIDs, VMM and opener, while the VMs hold their objects;
 # a second top, stopped with SIGTERM as a service manager does ---
 launch top top -b --json 0.5
 launch term top -b 1
@@ -135,19 +135,20 @@ kill -TERM "${pid[term]}"
 hold_load "$tmp/load" 3 -k -V 3 -i 2 -n 50 -e 3 -u 4 -E 70 -F 5
 held=$?
 read_load "$tmp/load"
-# per VM: the totals the load reports, its vIOMMUs, VMIDs and KVM pid
+# per VM: the totals the load reports, its vIOMMUs, VMIDs, and its opener
+# (the VM's own process, the VMM: the load opens /dev/iommu itself)
 want=$(for p in $L_PIDS; do
 	echo "$p ${L_INV[$p]} ${L_ENT[$p]} ${L_S2[$p]} $((L_S2[$p] * L_VIOMMUS[$p]))" \
 		"$((L_VEV[$p] - L_LOST[$p])) ${L_LOST[$p]} ${L_IOPF[$p]} ${L_IOPF[$p]} ${L_VIOMMUS[$p]}" \
-		"vmids ${L_VMIDS[$p]} kvm $p"
+		"vmids ${L_VMIDS[$p]} opener $p"
 done)
 # per VM: its last row (the VMs still hold their objects)
 got_top() {
-	jq -s -r '[.[].vms[]] | group_by(.pid)[] | last |
-		"\(.pid) \(.guest_invals_total) \(.guest_inval_entries_total) \(.s2_invals_total)" +
+	jq -s -r '[.[].vms[]] | group_by(.vmm_pid)[] | last |
+		"\(.vmm_pid) \(.guest_invals_total) \(.guest_inval_entries_total) \(.s2_invals_total)" +
 		" \(.vmid_invals_total) \(.vevents_queued_total) \(.vevents_lost_total)" +
 		" \(.faults_total) \(.fault_responses_total) \(.viommus)" +
-		" vmids \(.vmids | sort | map(tostring) | join(" ")) kvm \(.kvm_pid)"' \
+		" vmids \(.vmids | sort | map(tostring) | join(" ")) opener \(.opener_pid)"' \
 		"$tmp/top.out" 2>/dev/null
 }
 top_caught_up() { [ "$(got_top)" = "$want" ]; }
@@ -161,16 +162,16 @@ tap_result $((att | held | st[top])) "top: attached, saw the held load, stops on
 	"attached $att, load held $held, status ${st[top]}: $(cat "$tmp/top.err")"
 wait_until 10 detached "$tmp/top.links"
 tap_result $? "top: detached its programs on exit" "$(cat "$tmp/top.links")"
-is "top: one JSON object per line, schema 2" \
-	"$(jq -r '"\(.schema_version) \(.type)"' "$tmp/top.out" | sort -u)" "2 viommu-top"
+is "top: one JSON object per line, schema 3" \
+	"$(jq -r '"\(.schema_version) \(.type)"' "$tmp/top.out" | sort -u)" "3 viommu-top"
 got=$(got_top)
 is "top: exactly the load's 3 VMs, each with its invalidations, entries, S2 and VMID invalidations, vEVENTs queued and lost, faults and responses, 2 vIOMMUs" \
 	"$(sed 's/ vmids.*//' <<< "$got")" "$(sed 's/ vmids.*//' <<< "$want")"
-is "top: each VM's VMIDs and KVM pid are the load's" \
+is "top: each VM's VMIDs are the load's, its VMM and opener the load's VM process" \
 	"$(sed 's/^\([0-9]*\) .* vmids/\1 vmids/' <<< "$got")" "$(sed 's/^\([0-9]*\) .* vmids/\1 vmids/' <<< "$want")"
 is "top: each VM's S2 fan-out is its 2 VMIDs per unmap, in every interval" \
-	"$(jq -s -r '[.[].vms[] | select(.s2_fanout != null)] | group_by(.pid)[] |
-		"\(.[0].pid) \(map(.s2_fanout) | unique | map(tostring) | join(","))"' "$tmp/top.out")" \
+	"$(jq -s -r '[.[].vms[] | select(.s2_fanout != null)] | group_by(.vmm_pid)[] |
+		"\(.[0].vmm_pid) \(map(.s2_fanout) | unique | map(tostring) | join(","))"' "$tmp/top.out")" \
 	"$(for p in $L_PIDS; do echo "$p ${L_VIOMMUS[$p]}"; done)"
 is "top: SIGTERM ends it with status 0" "${st[term]}" 0
 wait_until 10 detached "$tmp/term.links"
@@ -190,11 +191,11 @@ wait $screen
 rcs=$?
 is "viommu-top -b -n 1: one table, then exit 0" \
 	"$held $rc $(grep -c '^    VM     PID COMM' "$tmp/text")" "0 0 1"
-# VM PID COMM KVM VIOM VMIDS ...: a row per VM, from the start snapshot
-is "top: a row per VM made before it: pid, comm, KVM pid, 2 vIOMMUs, the load's VMIDs" \
+# VM PID COMM OPENER VIOM VMIDS ...: a row per VM, from the start snapshot
+is "top: a row per VM made before it: pid, comm, no other opener (-), 2 vIOMMUs, the load's VMIDs" \
 	"$(awk '$3 == "viommu-load" { print $2, $3, $4, $5, $6 }' "$tmp/text" |
 		while read -r p c k n ids; do echo "$p $c $k $n $(num_list <<< "$ids")"; done | sort -n)" \
-	"$(for p in $L_PIDS; do echo "$p viommu-load $p 2 ${L_VMIDS[$p]}"; done)"
+	"$(for p in $L_PIDS; do echo "$p viommu-load - 2 ${L_VMIDS[$p]}"; done)"
 seen=0
 for p in $L_PIDS; do grep -q " $p viommu-load" "$tmp/screen" && seen=$((seen + 1)); done
 is "top on a terminal: a screen with both VMs and a row for each, exit 0" \
@@ -205,17 +206,17 @@ is "top on a terminal: a screen with both VMs and a row for each, exit 0" \
 tap_result $? "topo --json" "$(cat "$tmp/err")"
 "$viommu" topo > "$tmp/tree" 2>&1
 release_load
-is "topo: each VM: 2 vIOMMUs on its KVM, vRIDs 0x100 0x101, 1 nest parent, 2 nested, 2 vEVENTQs" \
-	"$(jq -r '.vms[] | .pid as $p | .objects as $o | "\($p)" +
+is "topo: each VM: opened by its VMM, 2 vIOMMUs it allocated, vRIDs 0x100 0x101, 1 nest parent, 2 nested, 2 vEVENTQs" \
+	"$(jq -r '.vms[] | .vmm_pid as $p | .objects as $o | "\($p) \(.opener_pid == $p)" +
 		" \([$o[] | select(.type == "viommu")] | length)" +
-		" \([$o[] | select(.type == "viommu") | .kvm_pid == $p] | all)" +
+		" \([$o[] | select(.type == "viommu") | .vmm_pid == $p] | all)" +
 		" \([$o[] | select(.type == "vdevice") | .virt_id] | sort | map(tostring) | join(","))" +
 		" \([$o[] | select(.type == "hwpt_paging" and .nest_parent)] | length)" +
 		" \([$o[] | select(.type == "hwpt_nested")] | length)" +
 		" \([$o[] | select(.type == "veventq" and .depth == 64)] | length)"' "$tmp/topo" | sort -n)" \
-	"$(for p in $L_PIDS; do echo "$p 2 true 256,257 1 2 2"; done)"
+	"$(for p in $L_PIDS; do echo "$p true 2 true 256,257 1 2 2"; done)"
 is "topo: each VM's vIOMMUs have the load's ids and VMIDs" \
-	"$(jq -r '.vms[] | .pid as $p | .objects[] | select(.type == "viommu") | "\($p) \(.id) \(.vmid)"' "$tmp/topo" | sort)" \
+	"$(jq -r '.vms[] | .vmm_pid as $p | .objects[] | select(.type == "viommu") | "\($p) \(.id) \(.vmid)"' "$tmp/topo" | sort)" \
 	"$(rows 1 2 3)"
 # ioas > hwpt_paging > viommu > vdevice: each vDEVICE three levels down,
 # under the vIOMMU line above it, in its VM's section
@@ -241,7 +242,7 @@ slow=
 for p in $L_PIDS; do [ "${L_DELAY[$p]}" = 5000 ] && slow=$p; done
 tap_result $((att | st[lat] | st[latv])) "lat, lat --per-viommu: stop on SIGINT with status 0" \
 	"$(cat "$tmp/lat.err" "$tmp/latv.err")"
-jq -r '.vms[] | "\(.pid) \(.lat.guest_inval.count) \(.lat.s2_inval.count) \(.lat.guest_inval.p50_us >= 5000)"' \
+jq -r '.vms[] | "\(.vmm_pid) \(.lat.guest_inval.count) \(.lat.s2_inval.count) \(.lat.guest_inval.p50_us >= 5000)"' \
 	"$tmp/lat.out" | sort -n > "$tmp/lat.vms"
 is "lat: the load's 3 VMs, each with its guest invalidations" "$(cut -d' ' -f1,2 "$tmp/lat.vms")" \
 	"$(for p in $L_PIDS; do echo "$p ${L_INV[$p]}"; done)"
@@ -251,10 +252,10 @@ is "lat: the slow VM's p50 is at least the 5 ms delay" "$(grep "^$slow " "$tmp/l
 is "lat: each other VM's p50 is below it" "$(grep -v "^$slow " "$tmp/lat.vms" | cut -d' ' -f1,4)" \
 	"$(for p in $L_PIDS; do [ "$p" = "$slow" ] || echo "$p false"; done)"
 is "lat --per-viommu: each of the load's 6 vIOMMUs, with its invalidations" \
-	"$(jq -r '.viommus[] | "\(.pid) \(.viommu) \(.guest_inval.count)"' "$tmp/latv.out" | sort)" \
+	"$(jq -r '.viommus[] | "\(.vmm_pid) \(.viommu) \(.guest_inval.count)"' "$tmp/latv.out" | sort)" \
 	"$(rows 1 2 6)"
 is "lat --per-viommu: their VMIDs" \
-	"$(jq -r '.viommus[] | "\(.pid) \(.viommu) \(.vmid)"' "$tmp/latv.out" | sort)" \
+	"$(jq -r '.viommus[] | "\(.vmm_pid) \(.viommu) \(.vmid)"' "$tmp/latv.out" | sort)" \
 	"$(rows 1 2 3)"
 lat22_done() { ! kill -0 "${pid[lat22]}" 2>/dev/null; }
 wait_until 30 lat22_done
@@ -299,12 +300,12 @@ read_load "$tmp/load"
 lp=$L_PIDS
 lv=$(rows 2)
 is "topo --watch: + and - of the load's vIOMMU, its vDEVICE, nested HWPT, vEVENTQ and VMID, nothing else" \
-	"$att ${st[watch]} $(jq -r 'select(.change) | "\(.change) \(.object) \(.pid) \(.viommu)\(if .object == "vmid" then " " + (.id | tostring) else "" end)"' "$tmp/watch.out" | sort | tr '\n' ',')" \
+	"$att ${st[watch]} $(jq -r 'select(.change) | "\(.change) \(.object) \(.vmm_pid) \(.viommu)\(if .object == "vmid" then " " + (.id | tostring) else "" end)"' "$tmp/watch.out" | sort | tr '\n' ',')" \
 	"0 0 $(for c in add remove; do for t in hwpt_nested vdevice veventq viommu; do echo "$c $t $lp $lv"; done
 		echo "$c vmid $lp $lv ${L_VMIDS[$lp]}"; done | sort | tr '\n' ',')"
 # per event kind of the load's VM: how many, with done=2 and a latency
 # (guest_inval), with the vRID (fault)
-jq -r --argjson p "${lp:-0}" 'select(.pid == $p) | .event +
+jq -r --argjson p "${lp:-0}" 'select(.vmm_pid == $p) | .event +
 	(if .event == "guest_inval" then " \(.done) \(.lat_ns > 0)" elif .event == "fault" then " \(.virt_id)" else "" end)' \
 	"$tmp/trace.out" | sort | uniq -c | awk '{ $1 = $1; print }' > "$tmp/trace.ev"
 ev() { awk -v e="$1" '$2 == e { n += $1 } END { print n + 0 }' "$tmp/trace.ev"; }

@@ -60,33 +60,33 @@ slow=$(awk '$1 == "vm" && / vm=0 / { sub(/pid=/, "", $3); print $3 }' "$tmp/load
 is "the load ran, top and trace stopped with status 0" "$lrc ${st[json]} ${st[csv]} ${st[log]} ${st[trace]}" "0 0 0 0 0"
 
 is "JSON: per VM, guest invalidations with the refused ones, and the refused ones (total and summed over intervals)" \
-	"$(jq -r '.vms[] | "\(.pid) \(.guest_invals_total) \(.guest_inval_errors_total) \(.guest_inval_errors)"' "$tmp/json.out" |
+	"$(jq -r '.vms[] | "\(.vmm_pid) \(.guest_invals_total) \(.guest_inval_errors_total) \(.guest_inval_errors)"' "$tmp/json.out" |
 		awk '{ tot[$1] = $2; err[$1] = $3; sum[$1] += $4 } END { for (p in tot) print p, tot[p], err[p], sum[p] }' | sort -n)" \
 	"$(awk '{ print $1, $2, $3, $3 }' "$tmp/vms")"
 # the maximum of an interval: 50 ms while VM 0 is slow, below it after
 # an interval is "after" the slow rounds when the 6 slow calls are all in
 # earlier intervals: total - this interval's calls >= 6
 is "JSON: the slow VM's MAX is the interval's: >= 50 ms in the interval of its slow calls, < 50 ms in each later one, and never below p99" \
-	"$(jq -s -r --argjson p "${slow:-0}" '[.[] | .interval_s as $s | .vms[] | select(.pid == $p and .guest_invals_per_s > 0) |
+	"$(jq -s -r --argjson p "${slow:-0}" '[.[] | .interval_s as $s | .vms[] | select(.vmm_pid == $p and .guest_invals_per_s > 0) |
 		{ total: .guest_invals_total, n: (.guest_invals_per_s * $s | round), max: .guest_inval_lat_us_max, p99: .guest_inval_lat_us_p99 }] |
 		"first \(.[0].max >= 50000) later \([.[] | select(.total - .n >= 6)] | (length > 0) and all(.max != null and .max < 50000)) bound \(all(.max >= .p99 - 0.001))"' "$tmp/json.out")" \
 	"first true later true bound true"
 is "JSON -x: each vIOMMU's VMID, and its invalidations (refused ones too) summed over the intervals" \
-	"$(jq -r '.vms[] | .pid as $p | .viommu_detail[] | "\($p) \(.viommu) \(.vmid) \(.guest_invals)"' "$tmp/json.out" |
+	"$(jq -r '.vms[] | .vmm_pid as $p | .viommu_detail[] | "\($p) \(.viommu) \(.vmid) \(.guest_invals)"' "$tmp/json.out" |
 		awk '{ k = $1 " " $2 " " $3; n[k] += $4 } END { for (k in n) print k, n[k] }' | sort -n)" \
 	"$(awk '{ print $1, $2, $3, $4 + $5 }' "$tmp/viommus")"
 is "JSON: overhead: BPF runs summed over the intervals = trace's events; ns/run > 0; the tool's CPU% in [0, 200]" \
 	"$(jq -s -r '"\(map(.overhead.bpf_runs) | add) \(map(.overhead.bpf_ns_per_run) | max > 0) \(map(.overhead.tool_cpu_pct) | all(. >= 0 and . <= 200))"' "$tmp/json.out")" \
 	"$(grep -c '"event"' "$tmp/trace.out") true true"
-is "CSV: the header, then per VM its invalidations and refused ones summed over the intervals" \
+is "CSV: the header, then per VM (its VMM's pid) its invalidations and refused ones summed over the intervals" \
 	"$(head -1 "$tmp/csv.out" | cut -d, -f1-10)
-$(awk -F, 'NR > 1 { inv[$4] += $8; err[$4] += $10 } END { for (p in inv) print p, inv[p], err[p] }' "$tmp/csv.out" | sort -n)" \
-	"ts_unix_ms,interval_s,vm,pid,comm,kvm_pid,viommus,guest_invals,guest_invals_per_s,guest_inval_errors
+$(awk -F, 'NR > 1 { inv[$5] += $8; err[$5] += $10 } END { for (p in inv) print p, inv[p], err[p] }' "$tmp/csv.out" | sort -n)" \
+	"ts_unix_ms,interval_s,vm,opener_pid,vmm_pid,comm,viommus,guest_invals,guest_invals_per_s,guest_inval_errors
 $(cat "$tmp/vms")"
 is "log (-l): a header, then one line per VM per interval: time, the load's pids, viommu-load" \
 	"$(head -1 "$tmp/log.out" | awk '{ $1 = $1; print }')
 $(awk 'NR > 1 && $1 != "TIME" { print $3, $4, ($1 ~ /^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]$/) }' "$tmp/log.out" | sort -un)" \
-	"TIME VM PID COMM INV/s ERR/s P50us P99us MAXus S2/s FANOUT FLT/s LOST
+	"TIME VM PID COMM OPENER INV/s ERR/s P50us P99us MAXus S2/s FANOUT FLT/s LOST
 $(awk '{ print $1, "viommu-load", 1 }' "$tmp/vms")"
 
 # --- 24 VMs holding their objects: batch -x, the schedule, the screen ---
@@ -112,7 +112,7 @@ is "fixed schedule: 25 intervals of 0.2 s, the last 4.8 s (+- 0.1) after the fir
 first=$(grep -m1 '^vm ' "$tmp/held" | sed 's/.* pid=\([0-9]*\) .*/\1/')
 python3 "$here/top_screen.py" "$viommu" 12 200 > "$tmp/screen" 2>&1
 last_vm=$(jq -r '.vms | map(.vm) | max' <(tail -1 "$tmp/sched"))
-last_viommus=$(jq -r --argjson v "$last_vm" '.vms[] | select(.vm == $v) | .pid' <(tail -1 "$tmp/sched"))
+last_viommus=$(jq -r --argjson v "$last_vm" '.vms[] | select(.vm == $v) | .vmm_pid' <(tail -1 "$tmp/sched"))
 step() { sed -n "s/^STEP $1 //p" "$tmp/screen"; }
 is "screen: End shows the last VM, x its 2 vIOMMUs, a taller terminal the first VM again; q exits 0" \
 	"$(step end | grep -c "$last_viommus viommu-load") $(step expand | grep -o 'viommu [0-9]' | wc -l) $(step resize | grep -c " $first viommu-load") $(sed -n 's/^EXIT //p' "$tmp/screen")" \

@@ -41,11 +41,11 @@ stopped_load() {
 	kill -CONT "${pid[$name]}"
 }
 exited() { ! kill -0 "${pid[$1]}" 2>/dev/null; }
-# schema_ok FILE TYPE: every line is JSON with schema_version 2, this type
+# schema_ok FILE TYPE: every line is JSON with schema_version 3, this type
 # and a ts_unix_ms between $t0 and now (milliseconds)
 schema_ok() {
 	jq -e -s --arg t "$2" --argjson t0 "$t0" --argjson t1 "$(date +%s%3N)" \
-		'length > 0 and all(.schema_version == 2 and .type == $t and
+		'length > 0 and all(.schema_version == 3 and .type == $t and
 			(.ts_unix_ms | type) == "number" and .ts_unix_ms >= $t0 and .ts_unix_ms <= $t1)' \
 		"$1" > /dev/null
 }
@@ -79,7 +79,7 @@ is "trace -i: vIOMMU $vid's 100 guest_inval and 10 object events in a 16 KiB buf
 	"$st $(jq -r '.viommu' "$tmp/one.out" | sort -u | tr '\n' ' ')$(grep -c '"guest_inval"' "$tmp/one.out") $(wc -l < "$tmp/one.out") $(tail -1 "$tmp/one.err")" \
 	"0 $vid 100 110 viommu trace: 110 events, 0 lost"
 schema_ok "$tmp/one.out" viommu-trace
-tap_result $? "trace --json: every line has schema_version 2, type viommu-trace, ts_unix_ms (ms)" "$(head -2 "$tmp/one.out")"
+tap_result $? "trace --json: every line has schema_version 3, type viommu-trace, ts_unix_ms (ms)" "$(head -2 "$tmp/one.out")"
 is "trace --json: vIOMMU and vEVENTQ types by name" \
 	"$(jq -r 'select(.event == "viommu_alloc" or .event == "veventq_alloc") | "\(.event) \(.viommu_type // .veventq_type)"' "$tmp/one.out")" \
 	"viommu_alloc selftest
@@ -143,7 +143,7 @@ is "topo --watch --json: the tree line carries the drops (none yet), every chang
 	"0 [$lost]"
 grep -v '"type":"viommu-topo"' "$tmp/watch.out" > "$tmp/changes"
 schema_ok "$tmp/changes" viommu-topo-change
-tap_result $? "topo --watch --json: change and lost lines have schema_version 2, type viommu-topo-change, ts_unix_ms" "$(head -2 "$tmp/changes")"
+tap_result $? "topo --watch --json: change and lost lines have schema_version 3, type viommu-topo-change, ts_unix_ms" "$(head -2 "$tmp/changes")"
 
 # --- privileges: root with only CAP_BPF + CAP_PERFMON may not read the fds
 # of a VMM with more capabilities (ptrace access mode: CAP_SYS_PTRACE) ---
@@ -211,11 +211,11 @@ stop nokvm
 st1=$st
 stop kvm
 lp=$(awk '$1 == "vm" { for (i = 2; i <= NF; i++) if ($i ~ /^pid=/) { sub(/pid=/, "", $i); print $i } }' "$tmp/load")
-is "no $vmmfield in the kernel's BTF: trace loads (CO-RE existence check), says so, vIOMMUs have kvm_pid 0" \
-	"$n $st1 $(grep -c "note: this kernel's struct iommufd_viommu has no field vmm nor kvm_pid" "$tmp/nokvm.err") $(jq -r 'select(.event == "viommu_alloc" or .event == "viommu_destroy") | .kvm_pid' "$tmp/nokvm.out" | tr '\n' ' ')" \
+is "no $vmmfield in the kernel's BTF: trace loads (CO-RE existence check), says so, vIOMMUs have vmm_pid 0" \
+	"$n $st1 $(grep -c "note: this kernel's struct iommufd_viommu has no field vmm nor kvm_pid" "$tmp/nokvm.err") $(jq -r 'select(.event == "viommu_alloc" or .event == "viommu_destroy") | .vmm_pid' "$tmp/nokvm.out" | tr '\n' ' ')" \
 	"1 0 1 0 0 "
-is "... while on the kernel's own BTF the same vIOMMUs have the load's KVM pid" \
-	"$st $(jq -r 'select(.event == "viommu_alloc" or .event == "viommu_destroy") | .kvm_pid' "$tmp/kvm.out" | tr '\n' ' ')" "0 $lp $lp "
+is "... while on the kernel's own BTF the same vIOMMUs have the load's VM process as vmm_pid" \
+	"$st $(jq -r 'select(.event == "viommu_alloc" or .event == "viommu_destroy") | .vmm_pid' "$tmp/kvm.out" | tr '\n' ' ')" "0 $lp $lp "
 # A kernel whose end events lack the start time argument
 btf_renamed start_ns start_xx "$tmp/nostart.btf" > /dev/null
 VIOMMU_BTF=$tmp/nostart.btf "$viommu" top -b -n 1 > /dev/null 2> "$tmp/err"
