@@ -17,13 +17,15 @@
 # Phase 1: top, lat, trace, topo --watch, record and export started before
 # the VMs' first round, each unfiltered (both pids exact), with -p A's
 # opener and with -p B's VMM (the VMM known to the programs from
-# IOMMU_VIOMMU_ALLOC). Phase 2: the same commands started after it, with
+# IOMMU_VIOMMU_ALLOC); viommu-load --opener-fork runs under them too.
+# Phase 2: the same commands started after it, with
 # -p A's VMM, which they learn from fdinfo; top and lat in text. Then topo
 # (fdinfo). Each check compares every VM's figures with the rounds made.
 . "$(dirname "$0")/../lib/tap.sh"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 viommu=${VIOMMU_TOOL:-$repo/build/viommu}
 vmbin=${TEST_BIN:?}/attrib_vm
+load=${VIOMMU_LOAD:?path of viommu-load}
 tool_scratch
 declare -A st vmpid ctl
 N=12 M=2	# guest invalidations and S2 unmaps per round
@@ -94,7 +96,7 @@ record_ids() { jq -r --argjson a "$CA" --argjson b "$CB" '.schema_version as $s 
 # two LINE-A LINE-B: what is wanted of A and of B, in VM order
 two() { printf '%s\n' "$1" "$2" | sort -n; }
 
-tap_plan 26
+tap_plan 27
 
 # --- phase 1: tools first, then the vIOMMUs ---
 start_vm A
@@ -128,6 +130,9 @@ tap_result $? "18 tools attached (6 commands, unfiltered, -p A's opener, -p B's 
 round A 1 && round B 1
 tap_result $? "the VMs made their first round: vIOMMU, $N invalidations, $M unmaps each" "$(cat "$tmp"/[AB].err)"
 CA=$(field A vm) CB=$(field B vm) IA=$(field A vmid) IB=$(field B vmid)
+# viommu-load's VMs opened by a viommu-opener child each, under the same tools
+"$load" -O -V 2 -n 20 -u 1 > "$tmp/load" 2>&1
+lrc=$?
 # each top and lat has read the maps twice since; each export wrote its file
 want=()
 for n in top topA topB lat latA latB; do want+=("$n" $(($(lines "$n") + 2))); done
@@ -159,6 +164,15 @@ is "export: vm, opener_pid, comm of the VMM and vmm_pid labels, $N invalidations
 is "top -p B's VMM shows B's VMID (assigned before its vIOMMU's alloc event); unfiltered, both" \
 	"$(jq -s -r '[.[].vms[]] | group_by(.vm)[] | last | "\(.vm) \(.vmids)"' "$tmp/topB.out") $(top_ids_vmids top | tr '\n' ' ')" \
 	"$CB [$IB] $(two "$CA [$IA]" "$CB [$IB]" | tr '\n' ' ')"
+# the load's VMs: "VMM opener comm invalidations" from its report and from top, record
+load_want=$(awk '$1 == "viommu" { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } inv[f["pid"]] += f["invalidations"] }
+	$1 == "vm" { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] } op[f["pid"]] = f["opener"] }
+	END { for (p in op) print p, op[p], "viommu-load", inv[p] }' "$tmp/load" | sort -n)
+is "viommu-load -O (2 VMs): top and record name each VM after its VMM (viommu-load), with its opener (viommu-opener) and invalidations" \
+	"$lrc $(awk '{ print ($1 != $2) }' <<< "$load_want" | tr -d '\n') $(jq -s -r '[.[].vms[]] | group_by(.vm)[] | last | select(.comm != "attrib-vmm") |
+		"\(.vmm_pid) \(.opener_pid) \(.comm) \(.guest_invals_total)"' "$tmp/top.out" | sort -n | tr '\n' ,) $(jq -r '.vms[] | select(.comm != "attrib-vmm") |
+		"\(.vmm_pid) \(.opener_pid) \(.comm) \(.guest_invals)"' "$tmp/rec.json" | sort -n | tr '\n' ,)" \
+	"0 11 $(tr '\n' , <<< "$load_want") $(tr '\n' , <<< "$load_want")"
 for c in top lat trace watch record export; do
 	case $c in
 	watch) a=$(watch_vms watchA) b=$(watch_vms watchB) w="$CA:1 | $CB:1 " ;;
