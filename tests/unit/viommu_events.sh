@@ -26,7 +26,7 @@ is "trace --list: exit 0, 18 kinds, each named once with its own iommufd tracepo
 
 "$viommu" trace --list --json > "$tmp/json"
 is "trace --list --json: the same events, each line with schema_version and type" \
-	"$(jq -r 'select(.schema_version == 2 and .type == "viommu-trace-events") |
+	"$(jq -r 'select(.schema_version == 3 and .type == "viommu-trace-events") |
 		[.event, .tracepoint] + .fields | join(" ")' "$tmp/json")" "$(cat "$tmp/events")"
 
 # The BPF programs (the skeleton's, named btf_<tracepoint>): one per kind,

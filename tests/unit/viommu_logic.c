@@ -314,7 +314,7 @@ static void test_interval_max(void)
 static void test_delta(void)
 {
 	struct delta_set *vms = delta_set_new(sizeof(unsigned int), &delta_vm_layout, true);
-	struct viommu_vm_stats now = { .owner_tgid = 42 }, d;
+	struct viommu_vm_stats now = { .opener_pid = 42 }, d;
 	unsigned int vm = 7;
 	enum delta_status st;
 	int found = 0;
@@ -323,7 +323,7 @@ static void test_delta(void)
 	hist_add_ns(&now.lat[VIOMMU_LAT_GUEST_INVAL], 3000, 10);
 	st = delta_take(vms, &vm, &now, &d);
 	tap_ok(st == DELTA_FIRST && d.guest_invals == 10 && d.lat[0].count == 10 &&
-	       delta_rate(vms, st, d.guest_invals, 2) == 5 && d.owner_tgid == 42,
+	       delta_rate(vms, st, d.guest_invals, 2) == 5 && d.opener_pid == 42,
 	       "delta: a map key's first reading is what it did (10 in 2 s: 5/s)");
 	now.guest_invals = 25;
 	hist_add_ns(&now.lat[VIOMMU_LAT_GUEST_INVAL], 9000, 15);

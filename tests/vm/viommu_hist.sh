@@ -76,7 +76,7 @@ id=$(sed -n 's/.* second=\([0-9]*\) .*/\1/p' "$tmp/churn2")
 vmpid=$(sed -n 's/^reuse pid=\([0-9]*\) .*/\1/p' "$tmp/churn2")
 is "top -x: the reused id $id's two vIOMMUs, 13 and 7 invalidations, sum to 20 over the intervals (no wrap-around)" \
 	"$att $rc ${st[reusetop]} $(jq -s --argjson p "${vmpid:-0}" --argjson id "${id:-0}" \
-		'[.[].vms[] | select(.pid == $p) | .viommu_detail[] | select(.viommu == $id) | .guest_invals] | add' "$tmp/reusetop.out")" \
+		'[.[].vms[] | select(.vmm_pid == $p) | .viommu_detail[] | select(.viommu == $id) | .guest_invals] | add' "$tmp/reusetop.out")" \
 	"0 0 0 20"
 
 # --- drops: vm_stats full (room for 1 VM, 2 VMs): top's JSON and header ---
