@@ -52,8 +52,9 @@ static error_t compare_parse(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid delta: %s", arg);
 		break;
 	case 'S':
+		/* strtoul() takes "-1" as ULONG_MAX: a count has digits only */
 		copts.min_samples = strtoul(arg, &end, 10);
-		if (errno || *end)
+		if (errno || *end || end == arg || strspn(arg, "0123456789") != strlen(arg))
 			argp_error(state, "invalid sample count: %s", arg);
 		break;
 	case ARGP_KEY_ARG:
@@ -177,7 +178,7 @@ int compare_records(struct json_object *base, struct json_object *new,
 			regressions += bad;
 		}
 	}
-	fprintf(out, "%d regression%s (threshold +%.0f%% and +%.0f us)\n", regressions,
+	fprintf(out, "%d regression%s (threshold +%g%% and +%g us)\n", regressions,
 		regressions == 1 ? "" : "s", o->threshold_pct, o->min_delta_us);
 	return regressions ? 1 : 0;
 }
