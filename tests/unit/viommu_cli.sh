@@ -10,7 +10,7 @@ make -s -C "$repo" tools >&2 || { echo "1..1"; echo "not ok 1 - build viommu"; e
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-tap_plan 12
+tap_plan 13
 "$viommu" > /dev/null 2>&1
 is "no command: exit 2" "$?" 2
 "$viommu" frobnicate > /dev/null 2> "$tmp/err"
@@ -28,6 +28,13 @@ printf '{"type":"viommu-record","schema_version":1,"total":{"lat":{}}}' > "$tmp/
 "$viommu" compare "$tmp/old.json" "$tmp/old.json" > /dev/null 2> "$tmp/err"
 is "compare of a schema 1 record: exit 2, one line naming the file, the schema and the fix" \
 	"$? $(wc -l < "$tmp/err") $(grep -c "base: schema 1 record .*record it again with this viommu (schema 3) ($tmp/old.json)" "$tmp/err")" "2 1 1"
+# A VM id is a context id: any u32 but 0 (random, so half are above INT32_MAX)
+"$viommu" topo --vm 4294967295 > "$tmp/out" 2>&1
+rc1=$?
+"$viommu" topo --vm 4294967296 > /dev/null 2> "$tmp/err"
+rc2=$?
+is "topo --vm 4294967295 (U32_MAX) is a VM id (no such VM: exit 0); 4294967296 is not (exit 2, named)" \
+	"$rc1 $(grep -c '^no iommufd contexts' "$tmp/out") $rc2 $(grep -c 'invalid VM id: 4294967296' "$tmp/err")" "0 1 2 1"
 # -V is the version, as in BCC's tools; lat's per-vIOMMU view is --per-viommu
 is "viommu --version, viommu -V, top --version, lat -V, viommu-top -V: the version, exit 0" \
 	"$("$viommu" --version; "$viommu" -V; "$viommu" top --version; "$viommu" lat -V; "$repo/build/viommu-top" -V; echo $?)" \

@@ -34,9 +34,11 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'p':
 	case OPT_VM:
+		/* a pid fits an int; a context id is any u32 but 0 (random) */
 		errno = 0;
 		v = strtol(arg, &end, 10);
-		if (errno || *end || v <= 0 || v > INT32_MAX)
+		if (errno || *end || end == arg || v <= 0 ||
+		    v > (key == 'p' ? INT32_MAX : (long)UINT32_MAX))
 			argp_error(state, "invalid %s: %s", key == 'p' ? "pid" : "VM id", arg);
 		if (key == 'p')
 			common.pid = v;
