@@ -49,6 +49,11 @@ bool trace_event_exists(const char *system, const char *event)
 	return access(path, R_OK) == 0;
 }
 
+int trace_set_clock(const char *clock)
+{
+	return write_file(TRACEFS "/trace_clock", clock);
+}
+
 int trace_clear(void)
 {
 	return write_file(TRACEFS "/trace", "");
@@ -84,7 +89,8 @@ int trace_read(struct trace_rec **recs)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		char *p, *ev, *end;
+		char *p, *ev, *end, *ts;
+		unsigned long long secs, usecs;
 
 		if (line[0] == '#')
 			continue;
@@ -97,6 +103,11 @@ int trace_read(struct trace_rec **recs)
 		if (!end)
 			continue;
 		*end = '\0';
+		/* The timestamp, "SECS.USECS", ends at that ": " */
+		*p = '\0';
+		ts = strrchr(line, ' ');
+		if (!ts || sscanf(ts + 1, "%llu.%6llu", &secs, &usecs) != 2)
+			secs = usecs = 0;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			v = realloc(v, cap * sizeof(*v));
@@ -107,6 +118,7 @@ int trace_read(struct trace_rec **recs)
 		}
 		memset(&v[n], 0, sizeof(v[n]));
 		snprintf(v[n].event, sizeof(v[n].event), "%s", ev);
+		v[n].ts_ns = secs * 1000000000ULL + usecs * 1000;
 		parse_fields(&v[n], end + 2);
 		n++;
 	}

@@ -14,6 +14,8 @@
 
 struct trace_rec {
 	char event[64];
+	/* the record's timestamp, in ns; the "trace" file prints microseconds */
+	uint64_t ts_ns;
 	int nfields;
 	struct {
 		char key[32];
@@ -27,6 +29,8 @@ int trace_event_enable(const char *system, const char *event, bool on);
 int trace_system_enable(const char *system, bool on);
 /* Whether system/event exists in this kernel */
 bool trace_event_exists(const char *system, const char *event);
+/* Set the clock of the trace buffer's timestamps ("mono", "local", ...) */
+int trace_set_clock(const char *clock);
 /* Empty the trace buffer */
 int trace_clear(void);
 /*
