@@ -24,11 +24,15 @@
 #   inval_error  each (owner, result) of guest invalidations that failed,
 #            per tracefs (count)
 # EXPR is Python over those fields, with hex(), bucket(V, N) (a hist()
-# with N samples in V's bucket) and near(VALUES) (a hist() of VALUES as
-# measured again by the one-liner: as many samples, each within one log2
-# bucket). A vm unit also has inval_us (duration_ns / 1000 of its guest
-# invalidations) and iopf_us (its IO page faults' delivery to response)
-# from tracefs, which records the events in an instance of its own.
+# with N samples in V's bucket), agree(VALUES, V, N) (the hist() of
+# VALUES, which must be N times V: tracefs and the load's report at once)
+# and near(VALUES) (a hist() of VALUES as measured again by the one-liner:
+# as many samples, each within one log2 bucket). From tracefs,
+# which records the events in an instance of its own, a vm unit also has
+# inval_us (duration_ns / 1000 of its guest invalidations), iopf_us (its IO
+# page faults' delivery to response) and nr_viommus_traced (of its S2
+# invalidations), the run unit entries_traced (of every guest
+# invalidation before any also= program ran).
 # also=PROG (a program in $TEST_BIN) runs after the load, when every other
 # one-liner has stopped: a load only this one sees.
 #
@@ -149,20 +153,29 @@ for v in vms:
         u[k] = sum(w[k] for w in viommus if w['pid'] == v['pid'])
     u['vmid_invals'] = u['s2_unmaps'] * u['viommus']
     u['inval_us'], u['iopf_us'] = inval_us[v['pid']], iopf_us[v['pid']]
+    u['nr_viommus_traced'] = [e['nr_viommus'] for e in phase1 if e['event'] ==
+                              'iommufd_s2_invalidate_start' and e['owner'] == v['pid']]
     vm_units.append(u)
 units = {
     'vm': vm_units,
     'viommu': [dict([(k, x) for k, x in u.items() if k not in SUMS] + list(w.items()))
                for w in viommus for u in vm_units if u['pid'] == w['pid']],
     'run': [dict([(k, sum(u[k] for u in vm_units)) for k in
-                  SUMS + ('viommus', 's2_unmaps', 'vmid_invals')] + [('vms', len(vm_units))])],
+                  SUMS + ('viommus', 's2_unmaps', 'vmid_invals')] + [('vms', len(vm_units))] +
+                 [('entries_traced', [e['entries'] for e in phase1
+                                      if e['event'] == 'iommufd_cache_invalidate_start'])])],
     'event': [{'event': k, 'count': n} for k, n in
               sorted(collections.Counter(e['event'] for e in phase1).items())],
     'inval_error': [{'owner': o, 'result': r, 'count': n} for (o, r), n in sorted(
         collections.Counter((e['owner'], e['result']) for e in evs
                             if e['event'] == 'iommufd_cache_invalidate_end' and e['result']).items())],
 }
-env = {'hex': hex, 'bucket': lambda v, n: hist_of([v] * n),
+# the hist() of values tracefs recorded, if they are the load's (n times v)
+def agree(traced, v, n):
+    if sorted(traced) != [v] * n:
+        return 'tracefs %s, not %d x %d as the load reports' % (hist_of(traced), n, v)
+    return hist_of(traced)
+env = {'hex': hex, 'bucket': lambda v, n: hist_of([v] * n), 'agree': agree,
        'near': lambda vals: 'near(%s)' % ','.join(map(str, vals))}
 
 cases = re.finditer(r'<!-- test: (.*?) -->\s*```sh\n(.*?)\n```', doc, re.S)
