@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 # (docs/viommu.8, RECORDS: 100 us is bucket 116, 200 us bucket 124)
 record() {
 	local empty='"count":0,"sum_ns":0,"max_ns":0,"bucket_unit_ns":1000,"sub_buckets":8,"buckets":[]'
-	printf '{"schema_version":2,"type":"viommu-record","total":{"lat":{"guest_inval":{"count":%d,"sum_ns":%d,"max_ns":%d,"bucket_unit_ns":1000,"sub_buckets":8,"buckets":[[%d,%d]]},"s2_inval":{%s},"fault":{%s}}}}\n' \
+	printf '{"schema_version":3,"type":"viommu-record","total":{"lat":{"guest_inval":{"count":%d,"sum_ns":%d,"max_ns":%d,"bucket_unit_ns":1000,"sub_buckets":8,"buckets":[[%d,%d]]},"s2_inval":{%s},"fault":{%s}}}}\n' \
 		"$1" $(($1 * $2)) "$2" "$3" "$1" "$empty" "$empty"
 }
 record 30 100000 116 > "$tmp/base.json"

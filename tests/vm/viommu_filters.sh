@@ -91,11 +91,11 @@ rc1=$?
 "$viommu" topo --json --vm "$cb" > "$tmp/topo_b" 2>&1
 rc2=$?
 is "topo -p PID --json: only that VM, with its 2 vIOMMUs and their VMIDs" \
-	"$rc1 $(jq -r '[.vms[] | "\(.vm) \(.pid) \([.objects[] | select(.type == "viommu") | "\(.id):\(.vmid)"] | join(","))"] | join(";")' "$tmp/topo_a")" \
+	"$rc1 $(jq -r '[.vms[] | "\(.vm) \(.opener_pid) \([.objects[] | select(.type == "viommu") | "\(.id):\(.vmid)"] | join(","))"] | join(";")' "$tmp/topo_a")" \
 	"0 $ca $pa $(sed -n 's/^ready .* viommus=\([0-9,]*\) vmids=\([0-9,]*\)$/\1 \2/p' "$tmp/a.out" |
 		awk '{ n = split($1, v, ","); split($2, m, ","); for (i = 1; i <= n; i++) printf "%s%s:%s", (i > 1 ? "," : ""), v[i], m[i] }')"
 is "topo --vm ID --json: only that VM, with its 2 vIOMMUs and their VMIDs" \
-	"$rc2 $(jq -r '[.vms[] | "\(.vm) \(.pid) \([.objects[] | select(.type == "viommu") | "\(.id):\(.vmid)"] | join(","))"] | join(";")' "$tmp/topo_b")" \
+	"$rc2 $(jq -r '[.vms[] | "\(.vm) \(.opener_pid) \([.objects[] | select(.type == "viommu") | "\(.id):\(.vmid)"] | join(","))"] | join(";")' "$tmp/topo_b")" \
 	"0 $cb $pb $(sed -n 's/^ready .* viommus=\([0-9,]*\) vmids=\([0-9,]*\)$/\1 \2/p' "$tmp/b.out" |
 		awk '{ n = split($1, v, ","); split($2, m, ","); for (i = 1; i <= n; i++) printf "%s%s:%s", (i > 1 ? "," : ""), v[i], m[i] }')"
 "$viommu" topo --vm "$cb" > "$tmp/tree_b" 2>&1
@@ -130,7 +130,7 @@ tap_result $((att | $?)) "11 filtered tools attached, both VMs did their work" \
 want_a="$ca $pa 6 2 4 2 2 2"
 want_b="$cb $pb 10 3 6 4 4 4"
 top_rows() {
-	jq -r '.vms[] | "\(.vm) \(.pid) \(.guest_invals_total) \(.s2_invals_total) \(.vmid_invals_total) \(.faults_total) \(.fault_responses_total) \(.vevents_queued_total)"' \
+	jq -r '.vms[] | "\(.vm) \(.opener_pid) \(.guest_invals_total) \(.s2_invals_total) \(.vmid_invals_total) \(.faults_total) \(.fault_responses_total) \(.vevents_queued_total)"' \
 		"$tmp/$1.out" 2>/dev/null
 }
 tops_caught_up() { [ "$(top_rows top_a | tail -1)" = "$want_a" ] && [ "$(top_rows top_b | tail -1)" = "$want_b" ]; }
@@ -149,7 +149,7 @@ is "top --vm ID: every row is that VM's; its last row has its work exactly" \
 	"${st[top_b]} $(top_rows top_b | cut -d' ' -f1,2 | sort -u | tr '\n' ';') $(top_rows top_b | tail -1)" \
 	"0 $cb $pb; $want_b"
 lat_rows() {
-	jq -r '.vms[] | "\(.vm) \(.pid) \(.lat.guest_inval.count) \(.lat.s2_inval.count) \(.lat.fault.count)"' \
+	jq -r '.vms[] | "\(.vm) \(.opener_pid) \(.lat.guest_inval.count) \(.lat.s2_inval.count) \(.lat.fault.count)"' \
 		"$tmp/$1.out" 2>/dev/null | tr '\n' ';'
 }
 is "lat -p PID: only that VM: its 6 guest invalidations, 2 S2 invalidations, 2 faults" \
@@ -157,7 +157,7 @@ is "lat -p PID: only that VM: its 6 guest invalidations, 2 S2 invalidations, 2 f
 is "lat --vm ID: only that VM: its 10 guest invalidations, 3 S2 invalidations, 4 faults" \
 	"${st[lat_b]} $(lat_rows lat_b)" "0 $cb $pb 10 3 4;"
 trace_kinds() {
-	jq -r '"\(.vm) \(.pid) \(.event)"' "$tmp/$1.out" 2>/dev/null | sort | uniq -c |
+	jq -r '"\(.vm) \(.opener_pid) \(.event)"' "$tmp/$1.out" 2>/dev/null | sort | uniq -c |
 		awk '{ printf "%s %s %s=%s;", $2, $3, $4, $1 }'
 }
 is "trace -p PID: only that VM's events, each kind as often as it worked" \
@@ -167,7 +167,7 @@ is "trace --vm ID: only that VM's events, each kind as often as it worked" \
 	"${st[trace_b]} $(trace_kinds trace_b)" \
 	"0 $cb $pb fault=4;$cb $pb fault_response=4;$cb $pb guest_inval=10;$cb $pb s2_inval=3;$cb $pb vevent=4;$cb $pb vmid_inval=6;"
 rec_vms() {
-	jq -r '"\(.total.vms) \(.total.guest_invals) " + ([.vms[] | "\(.vm) \(.pid) \(.guest_invals) \(.s2_invals) \(.faults)"] | join(";"))' \
+	jq -r '"\(.total.vms) \(.total.guest_invals) " + ([.vms[] | "\(.vm) \(.opener_pid) \(.guest_invals) \(.s2_invals) \(.faults)"] | join(";"))' \
 		"$tmp/$1.json" 2>/dev/null
 }
 is "record -p PID, stopped by SIGINT: exit 0, a record of that VM alone" \
@@ -175,7 +175,7 @@ is "record -p PID, stopped by SIGINT: exit 0, a record of that VM alone" \
 is "record --vm ID, stopped by SIGINT: exit 0, a record of that VM alone" \
 	"${st[rec_b]} $(rec_vms rec_b)" "0 1 10 $cb $pb 10 3 4"
 exp_vms() {
-	sed -n 's/^viommu_guest_invalidations_total{vm="\([0-9]*\)",pid="\([0-9]*\)",.*} \([0-9]*\)$/\1 \2 \3/p' \
+	sed -n 's/^viommu_guest_invalidations_total{vm="\([0-9]*\)",opener_pid="\([0-9]*\)",.*} \([0-9]*\)$/\1 \2 \3/p' \
 		"$tmp/$1/viommu.prom" 2>/dev/null | tr '\n' ';'
 }
 is "export -p PID: the textfile has that VM alone, with its 6 guest invalidations" \
@@ -193,7 +193,7 @@ wait_until 30 watch_done
 # let the other VM's removals reach the tool (it drops them in BPF)
 stop watch_b
 is "topo --watch --vm ID: the removal of that VM's 2 vIOMMUs, vDEVICEs, nested HWPTs, vEVENTQs and VMIDs, nothing of the other VM" \
-	"$ra $rb ${st[watch_b]} $(jq -r 'select(.change) | "\(.change) \(.object) \(.vm) \(.pid)"' "$tmp/watch_b.out" | sort | uniq -c | awk '{ printf "%s %s %s %s %s;", $1, $2, $3, $4, $5 }')" \
+	"$ra $rb ${st[watch_b]} $(jq -r 'select(.change) | "\(.change) \(.object) \(.vm) \(.opener_pid)"' "$tmp/watch_b.out" | sort | uniq -c | awk '{ printf "%s %s %s %s %s;", $1, $2, $3, $4, $5 }')" \
 	"0 0 0 $(for o in hwpt_nested vdevice veventq viommu vmid; do printf '2 remove %s %s %s;' "$o" "$cb" "$pb"; done)"
 
 # --- record -d: the window, then it stops by itself ---
