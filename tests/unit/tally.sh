@@ -6,7 +6,7 @@ tally=$(dirname "$0")/../../scripts/tally.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-tap_plan 32
+tap_plan 36
 
 # The skips these cases expect ("SUITE TEST" per line)
 cat > "$tmp/skips" <<'EOF'
@@ -16,6 +16,7 @@ mixed b
 kself iommufd_viommu.no_viommu.hw_queue
 kself iommufd_viommu.no_viommu.vdevice_cache
 nokvm:varskip the variant's case
+known the kernel bug
 EOF
 t() { "$tally" -s "$tmp/skips" "$@"; }
 
@@ -134,4 +135,16 @@ is "a suite skipped as a whole counts as a failure" "$(echo "$out" | tail -1)" "
 printf '1..1\nok 1 a\n1..1\n' > "$tmp/twoplans.tap"
 out=$(t "$tmp/twoplans.tap")
 is "a second plan counts as a failure" "$(echo "$out" | tail -1)" "1 passed, 1 failed, 0 skipped"
+# a known bug: "not ok # TODO" listed passes the run and is named
+printf '1..2\nok 1 a\nnot ok 2 - the kernel bug # TODO issue 12\n' > "$tmp/known.tap"
+out=$(t "$tmp/known.tap"); rc=$?
+is "a listed known failure: counted with the skips" "$(echo "$out" | tail -1) $rc" "1 passed, 0 failed, 1 skipped 0"
+echo "$out" | grep -q '^  known the kernel bug # TODO issue 12$'
+tap_result $? "a listed known failure is named in its own section"
+printf '1..1\nnot ok 1 - another bug # TODO later\n' > "$tmp/todo.tap"
+out=$(t "$tmp/todo.tap")
+is "an unlisted TODO failure fails the run" "$(echo "$out" | tail -1)" "0 passed, 1 failed, 0 skipped"
+printf '1..1\nok 1 - the kernel bug # TODO issue 12\n' > "$tmp/known.tap"
+out=$(t "$tmp/known.tap")
+is "a known failure that passes: a pass" "$(echo "$out" | tail -1)" "1 passed, 0 failed, 0 skipped"
 tap_done

@@ -523,6 +523,7 @@ int main(void)
 			uint32_t vd;
 			char want[40];
 			const struct trace_rec *r;
+			bool ok;
 
 			faulting_dev(fd, ioas, viommu[1], fault_id, ids[i].virt_id, &d, &vd);
 			collect();
@@ -551,10 +552,16 @@ int main(void)
 				       "virt_id %s: too wide for the message: virt_id 0, no VIRT_ID_VALID, dev_id to map (flags 0x%x virt_id 0x%x)",
 				       ids[i].what, msg.flags, msg.virt_id);
 			r = nth("iommufd_fault_deliver", 0);
-			tap_ok(count("iommufd_fault_deliver") == 1 && r &&
-			       (uint64_t)fs(r, "virt_id") == ids[i].virt_id && fs(r, "virt_id") != -1,
-			       "virt_id %s: fault_deliver carries all 64 bits, not -1 (no vDEVICE) (got %s)",
-			       ids[i].what, r ? ftext(r, "virt_id") : "nothing");
+			ok = count("iommufd_fault_deliver") == 1 && r &&
+			     (uint64_t)fs(r, "virt_id") == ids[i].virt_id && fs(r, "virt_id") != -1;
+			if (ids[i].virt_id > INT64_MAX)
+				/* the kernel keeps the vDEVICE's virt_id in an s64, -1 = none */
+				tap_todo(ok, "kernel bug: a virt_id above S64_MAX is traced as -1 (issue 12 item 3)",
+					 "virt_id %s: fault_deliver carries all 64 bits, not -1 (no vDEVICE)",
+					 ids[i].what);
+			else
+				tap_ok(ok, "virt_id %s: fault_deliver carries all 64 bits, not -1 (no vDEVICE) (got %s)",
+				       ids[i].what, r ? ftext(r, "virt_id") : "nothing");
 		}
 	}
 
