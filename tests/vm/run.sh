@@ -78,6 +78,10 @@ suites() {
 	$each fault_virt_id 120 "$TEST_BIN/fault_virt_id"
 	$each trace_edges 120 "$TEST_BIN/trace_edges"
 	$each event_durations 120 "$TEST_BIN/event_durations"
+	# issue 15: the uAPI fuzzed under allocation failures (45 s of steps),
+	# then VMMs, fdinfo readers, SIGKILLs and the tool racing (40 s)
+	$each fuzz_uapi 180 "$TEST_BIN/fuzz_uapi" -d 45
+	$each stress_races 300 "$here/stress_races.sh"
 	$each bpftrace_viommu 300 "$here/bpftrace_viommu.sh"
 	$each bpftrace_tools 400 "$here/bpftrace_tools.sh"
 	$each one_liners 600 "$here/one_liners.sh"
