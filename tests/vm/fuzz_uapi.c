@@ -27,8 +27,10 @@
  *    device has a vDEVICE whose virt_id fits 32 bits; responses with an
  *    unknown cookie or code (EINVAL);
  *  - a third of the allocating ioctls run with an allocation made to fail
- *    (/proc/self/task/TID/fail-nth, as iommufd_fail_nth does): the ioctl
- *    succeeds or fails with ENOMEM, and leaves nothing behind if it fails;
+ *    (/proc/self/task/TID/fail-nth, as iommufd_fail_nth does; this also
+ *    arms the selftest's own fault point in iommufd_get_object(), which
+ *    fails a lookup with ENOENT): the ioctl succeeds, or fails with ENOMEM
+ *    or ENOENT, and leaves nothing behind if it fails;
  *  - after every step the context's own fdinfo lists exactly the model's
  *    objects, while a child process reads the same fdinfo in a loop and
  *    checks its form (half-built contexts, objects being aborted).
@@ -60,7 +62,7 @@
 #define NDEV		3
 #define MAX_VIOMMUS	8
 #define VIOMMU_MIN	24	/* offsetofend(struct iommu_viommu_alloc, out_viommu_id) */
-#define MAX_FINDINGS	12
+#define FINDINGS_PER_AREA 4
 #define CLOSED_FD	999	/* an fd number that was open and is closed */
 
 static uint64_t rng_state;
@@ -92,7 +94,6 @@ enum area { A_VIOMMU, A_CHILD, A_DESTROY, A_FAULT_READ, A_FAULT_RESP, A_INJECT,
 	    A_FDINFO, NAREA };
 static unsigned long ops[NAREA], bad[NAREA];
 static unsigned long injected, fdinfo_reads;
-static int nfindings;
 
 static void __attribute__((format(printf, 3, 4)))
 expect(enum area a, bool pass, const char *fmt, ...)
@@ -102,8 +103,8 @@ expect(enum area a, bool pass, const char *fmt, ...)
 	ops[a]++;
 	if (pass)
 		return;
-	bad[a]++;
-	if (nfindings++ >= MAX_FINDINGS)
+	/* the first few of each area, enough to see what goes wrong */
+	if (bad[a]++ >= FINDINGS_PER_AREA)
 		return;
 	printf("# finding: ");
 	va_start(ap, fmt);
@@ -424,8 +425,8 @@ static void fuzz_viommu_alloc(bool inject)
 	if (nth_hit) {
 		injected++;
 		/* an injected failure only where the call would have worked */
-		expect(A_INJECT, rc == want || rc == -ENOMEM,
-		       "%s with an allocation failed: %s, want %s or ENOMEM", desc,
+		expect(A_INJECT, rc == want || rc == -ENOMEM || rc == -ENOENT,
+		       "%s with an allocation failed: %s, want %s, ENOMEM or ENOENT", desc,
 		       err_name(rc), err_name(want));
 	} else {
 		expect(A_VIOMMU, rc == want, "%s: %s, want %s", desc, err_name(rc),
@@ -466,8 +467,9 @@ static int alloc_call(const char *what, bool inject, int (*call)(void *), void *
 		hit = nth_disarm();
 	if (hit) {
 		injected++;
-		expect(A_INJECT, rc == 0 || rc == -ENOMEM,
-		       "%s with an allocation failed: %s, want 0 or ENOMEM", what, err_name(rc));
+		expect(A_INJECT, rc == 0 || rc == -ENOMEM || rc == -ENOENT,
+		       "%s with an allocation failed: %s, want 0, ENOMEM or ENOENT", what,
+		       err_name(rc));
 	} else {
 		expect(A_CHILD, rc == 0, "%s: %s", what, err_name(rc));
 	}
@@ -517,6 +519,8 @@ static void attach(int d, uint32_t pt, int viommu_index)
 	int rc = mock_dev_replace(c.fd, c.dev[d].stdev_id, pt);
 
 	expect(A_CHILD, rc == 0, "attaching device %d to %u: %s", d, pt, err_name(rc));
+	if (rc)
+		return;
 	c.attached[d] = pt == c.s2 ? 0 : pt;
 	c.attached_viommu[d] = viommu_index;
 }
@@ -538,7 +542,8 @@ static void step_child(bool inject)
 		}
 		break;
 	case 1:	/* a nested HWPT on the vIOMMU, the device on it */
-		if (!a.v || a.v->nested || c.attached[d])
+		/* the mock attaches a device there only with a vDEVICE on it */
+		if (!a.v || a.v->nested || c.attached[d] || !a.v->vdev || a.v->vdev_dev != d)
 			return;
 		a.dev = d;
 		if (!alloc_call("IOMMU_HWPT_ALLOC nested on a vIOMMU", inject, do_nested, &a)) {
@@ -916,7 +921,7 @@ int main(int argc, char **argv)
 	       "fault answers: EINVAL for an unknown cookie or code, then accepted (%lu of %lu differ)",
 	       bad[A_FAULT_RESP], ops[A_FAULT_RESP]);
 	tap_ok(!bad[A_INJECT] && injected,
-	       "with an allocation failed: success or ENOMEM, nothing left behind (%lu of %lu differ)",
+	       "with an allocation failed: success, ENOMEM or ENOENT, nothing left behind (%lu of %lu differ)",
 	       bad[A_INJECT], injected);
 	tap_ok(!bad[A_FDINFO] && !reader_bad && reader_reads,
 	       "fdinfo after every step lists exactly the model's objects (%lu of %lu differ); %lu concurrent reads, %lu malformed",

@@ -127,6 +127,7 @@ static double now(void)
 
 struct vslot {
 	uint32_t viommu, vdev, nested, veventq, nested_fault;
+	uint32_t attached_vdev;	/* the vDEVICE the mock took at attach time */
 	uint64_t virt_id;
 	int veventq_fd, nested_fault_fd, vevents, kvm;
 };
@@ -292,7 +293,8 @@ static void vmm_step(struct vmm *m)
 						      v->virt_id, &v->vdev));
 		break;
 	case 3:	/* a nested HWPT on a fault queue, the device on it */
-		if (!v->viommu || v->nested)
+		/* the mock attaches a device there only with a vDEVICE on it */
+		if (!v->vdev || v->nested)
 			break;
 		f = below(MAX_FAULTQ);
 		if (!m->faultq[f])
@@ -302,6 +304,7 @@ static void vmm_step(struct vmm *m)
 		v->nested_fault = m->faultq[f];
 		v->nested_fault_fd = m->faultq_fd[f];
 		MUST(m, C_IOCTL, 0, mock_dev_replace(m->fd, dev->stdev_id, v->nested));
+		v->attached_vdev = v->vdev;
 		break;
 	case 4:	/* a vEVENTQ */
 		if (!v->viommu || v->veventq)
@@ -338,8 +341,9 @@ static void vmm_step(struct vmm *m)
 		m->s->done[C_ENTRIES] += n;
 		break;
 	}
-	case 8:	/* a vEVENT, queued */
-		if (!v->vdev || !v->veventq || v->vevents >= VEVENT_CAP)
+	case 8:	/* a vEVENT, queued: the mock raises it for a device on a nested HWPT */
+		if (!v->vdev || !v->nested || v->attached_vdev != v->vdev || !v->veventq ||
+		    v->vevents >= VEVENT_CAP)
 			break;
 		MUST(m, C_VEVENT, 1, mock_trigger_vevent(m->fd, dev->idev_id));
 		v->vevents++;

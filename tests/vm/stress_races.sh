@@ -78,7 +78,8 @@ while kill -0 "$stresspid" 2>/dev/null; do
 	# shellcheck disable=SC2016 # expanded by eval, each time
 	wait_until 30 eval '! kill -0 "$toolpid" 2>/dev/null'
 	kill -KILL "$toolpid" 2>/dev/null
-	wait "$toolpid"
+	# (no "Killed" notice from bash in the TAP stream)
+	{ wait "$toolpid"; } 2>/dev/null
 	rc=$?
 	toolpid=
 	runs=$((runs + 1))
