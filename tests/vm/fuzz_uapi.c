@@ -30,7 +30,8 @@
  *    (/proc/self/task/TID/fail-nth, as iommufd_fail_nth does; this also
  *    arms the selftest's own fault point in iommufd_get_object(), which
  *    fails a lookup with ENOENT): the ioctl succeeds, or fails with ENOMEM
- *    or ENOENT, and leaves nothing behind if it fails;
+ *    or ENOENT (EINVAL from IOMMU_HWPT_ALLOC, its answer to a pt_id it
+ *    cannot look up), and leaves nothing behind if it fails;
  *  - after every step the context's own fdinfo lists exactly the model's
  *    objects, while a child process reads the same fdinfo in a loop and
  *    checks its form (half-built contexts, objects being aborted).
@@ -454,8 +455,14 @@ static void fuzz_viommu_alloc(bool inject)
 
 /* --- children, faults, destroys --- */
 
-/* An allocating call, maybe with an allocation failed; 0 when it worked */
-static int alloc_call(const char *what, bool inject, int (*call)(void *), void *arg)
+/*
+ * An allocating call, maybe with an allocation failed; 0 when it worked.
+ * lookup_errno: what the ioctl answers when its lookup of an id fails,
+ * which the selftest's fault point in iommufd_get_object() can make happen
+ * (IOMMU_HWPT_ALLOC answers EINVAL for any pt_id it cannot look up).
+ */
+static int alloc_call(const char *what, bool inject, int lookup_errno,
+		      int (*call)(void *), void *arg)
 {
 	bool hit = false;
 	int rc;
@@ -467,9 +474,9 @@ static int alloc_call(const char *what, bool inject, int (*call)(void *), void *
 		hit = nth_disarm();
 	if (hit) {
 		injected++;
-		expect(A_INJECT, rc == 0 || rc == -ENOMEM || rc == -ENOENT,
-		       "%s with an allocation failed: %s, want 0, ENOMEM or ENOENT", what,
-		       err_name(rc));
+		expect(A_INJECT, rc == 0 || rc == -ENOMEM || rc == -ENOENT || rc == lookup_errno,
+		       "%s with an allocation failed: %s, want 0, ENOMEM, ENOENT or %s", what,
+		       err_name(rc), err_name(lookup_errno));
 	} else {
 		expect(A_CHILD, rc == 0, "%s: %s", what, err_name(rc));
 	}
@@ -536,7 +543,7 @@ static void step_child(bool inject)
 			return;
 		a.v->virt_id = below(3) ? below(0x10000) : (rnd() | (1ULL << 32));
 		a.dev = d;
-		if (!alloc_call("IOMMU_VDEVICE_ALLOC", inject, do_vdev, &a)) {
+		if (!alloc_call("IOMMU_VDEVICE_ALLOC", inject, -ENOENT, do_vdev, &a)) {
 			a.v->vdev = a.out;
 			a.v->vdev_dev = d;
 		}
@@ -546,7 +553,7 @@ static void step_child(bool inject)
 		if (!a.v || a.v->nested || c.attached[d] || !a.v->vdev || a.v->vdev_dev != d)
 			return;
 		a.dev = d;
-		if (!alloc_call("IOMMU_HWPT_ALLOC nested on a vIOMMU", inject, do_nested, &a)) {
+		if (!alloc_call("IOMMU_HWPT_ALLOC nested on a vIOMMU", inject, -EINVAL, do_nested, &a)) {
 			a.v->nested = a.out;
 			a.v->nested_dev = d;
 			attach(d, a.out, a.v - c.v);
@@ -557,7 +564,7 @@ static void step_child(bool inject)
 			return;
 		a.v = NULL;
 		a.dev = d;
-		if (!alloc_call("IOMMU_HWPT_ALLOC nested on the S2", inject, do_nested, &a)) {
+		if (!alloc_call("IOMMU_HWPT_ALLOC nested on the S2", inject, -EINVAL, do_nested, &a)) {
 			c.s2_nested[d] = a.out;
 			attach(d, a.out, -1);
 		}
@@ -565,7 +572,7 @@ static void step_child(bool inject)
 	case 3:
 		if (!a.v || a.v->veventq)
 			return;
-		if (!alloc_call("IOMMU_VEVENTQ_ALLOC", inject, do_veventq, &a)) {
+		if (!alloc_call("IOMMU_VEVENTQ_ALLOC", inject, -ENOENT, do_veventq, &a)) {
 			a.v->veventq = a.out;
 			a.v->veventq_fd = a.out_fd;
 		}
