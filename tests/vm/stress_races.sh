@@ -71,7 +71,7 @@ while kill -0 "$stresspid" 2>/dev/null; do
 	# shellcheck disable=SC2086 # the command's words
 	"$viommu" $cmd > "$tmp/tool.out" 2> "$tmp/tool.err" &
 	toolpid=$!
-	ms=$((200 + RANDOM % 3800))
+	ms=$((200 + RANDOM % 2300))
 	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
 	if [ $((RANDOM % 3)) = 0 ]; then sig=KILL want=137; else sig=TERM want="0 143"; fi
 	kill -"$sig" "$toolpid" 2>/dev/null
