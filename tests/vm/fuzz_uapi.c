@@ -358,6 +358,8 @@ static void fuzz_viommu_alloc(bool inject)
 	}
 	dk = below(3) ? ID_DEV : below(NID);
 	hk = below(3) ? ID_S2 : below(NID);
+	/* an output field: what the caller leaves in it is ignored */
+	cmd.out_viommu_id = below(2) ? (uint32_t)rnd() : 0;
 	cmd.dev_id = pick_id(dk);
 	cmd.hwpt_id = pick_id(hk);
 	cmd.kvm_fd = !(cmd.flags & IOMMU_VIOMMU_ALLOC_KVM_FD) && below(3) ? 0 : pick_kvm_fd(kk);
