@@ -77,7 +77,7 @@ struct vmm_shared {
 	volatile int fate, state, in_ioctl, fd, kvm;
 	volatile uint32_t ctx;
 	volatile uint64_t started[NC], done[NC];
-	volatile int nobjs;
+	volatile int nobjs, eventq_busy;
 	char objs[MAX_OBJS][48];	/* "id type" (+ " kvm=N" for vIOMMUs) */
 	char error[256];
 	/* the parent's side */
@@ -189,15 +189,42 @@ static int alive_viommus(const struct vmm *m)
 	return n;
 }
 
-static void destroy_id(struct vmm *m, uint32_t id)
+static void destroy_id(struct vmm *m, uint32_t id, const char *what)
 {
-	MUST(m, C_DESTROY, 1, mock_destroy(m->fd, id));
+	int rc;
+
+	start(m, C_DESTROY, 1);
+	rc = mock_destroy(m->fd, id);
+	if (rc)
+		vmm_fail(m, "IOMMU_DESTROY of %s %u: %s", what, id, strerror(-rc));
+	done(m, C_DESTROY, 1);
+}
+
+/*
+ * An event queue's file holds the object: IOMMU_DESTROY after close() is
+ * EBUSY while another task still holds the file. The fdinfo readers do,
+ * for a moment, when they readlink() /proc/PID/fd/N (as any /proc walker
+ * does): retry then, and count it.
+ */
+static void destroy_eventq(struct vmm *m, int fd, uint32_t id, const char *what)
+{
+	int rc;
+
+	close(fd);
+	start(m, C_DESTROY, 1);
+	for (int i = 0; (rc = mock_destroy(m->fd, id)) == -EBUSY && i < 1000; i++) {
+		m->s->eventq_busy++;
+		usleep(1000);
+	}
+	if (rc)
+		vmm_fail(m, "IOMMU_DESTROY of %s %u after closing its fd: %s", what, id,
+			 strerror(-rc));
+	done(m, C_DESTROY, 1);
 }
 
 static void drop_veventq(struct vmm *m, struct vslot *v)
 {
-	close(v->veventq_fd);
-	destroy_id(m, v->veventq);
+	destroy_eventq(m, v->veventq_fd, v->veventq, "a vEVENTQ");
 	v->veventq = 0;
 	v->vevents = 0;
 }
@@ -208,7 +235,7 @@ static void drop_nested(struct vmm *m, int k)
 
 	/* the device leaves the nested HWPT for the S2 first */
 	MUST(m, C_IOCTL, 0, mock_dev_replace(m->fd, m->dev[k + 1].stdev_id, m->s2));
-	destroy_id(m, v->nested);
+	destroy_id(m, v->nested, "a nested HWPT");
 	v->nested = v->nested_fault = 0;
 }
 
@@ -223,7 +250,7 @@ static void teardown_slot(struct vmm *m, int k)
 	/* the children (vDEVICE, nested HWPT, vEVENTQ) in a random order */
 	for (int i = 0; i < 3; i++) {
 		if (order[i] == 0 && v->vdev) {
-			destroy_id(m, v->vdev);
+			destroy_id(m, v->vdev, "a vDEVICE");
 			v->vdev = 0;
 		} else if (order[i] == 1 && v->nested) {
 			drop_nested(m, k);
@@ -231,7 +258,7 @@ static void teardown_slot(struct vmm *m, int k)
 			drop_veventq(m, v);
 		}
 	}
-	destroy_id(m, v->viommu);
+	destroy_id(m, v->viommu, "a vIOMMU");
 	memset(v, 0, sizeof(*v));
 }
 
@@ -322,8 +349,7 @@ static void vmm_step(struct vmm *m)
 		for (int i = 0; i < SLOTS; i++)
 			if (m->v[i].nested && m->v[i].nested_fault == m->faultq[f])
 				return;
-		close(m->faultq_fd[f]);
-		destroy_id(m, m->faultq[f]);
+		destroy_eventq(m, m->faultq_fd[f], m->faultq[f], "a fault queue");
 		m->faultq[f] = 0;
 		break;
 	case 6: case 7: {	/* guest invalidations */
@@ -639,7 +665,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 15, total[NC] = {};
 	int secs = 40, live_target = 4, readers = 2, nvmm = 0, opt;
 	int normal = 0, killed = 0, mid_ioctl = 0, bad_exit = 0, checked = 0;
-	int fdinfo_bad = 0, errors = 0;
+	int fdinfo_bad = 0, errors = 0, eventq_busy = 0;
 	const char *report = NULL, *first_error = NULL, *first_exit = NULL;
 	const char *first_diff = NULL;
 	pid_t reader_pid[MAX_READERS];
@@ -758,6 +784,7 @@ int main(int argc, char **argv)
 		struct vmm_shared *s = &sh->vmm[i];
 		bool by_kill = WIFSIGNALED(s->status) && WTERMSIG(s->status) == SIGKILL;
 
+		eventq_busy += s->eventq_busy;
 		if (s->error[0] && !errors++)
 			first_error = s->error;
 		if (s->fate == NORMAL) {
@@ -813,6 +840,8 @@ int main(int argc, char **argv)
 	printf("# %llu fdinfo reads (%llu objects seen, %llu contexts gone mid-read)\n",
 	       (unsigned long long)reads, (unsigned long long)objects,
 	       (unsigned long long)vanished);
+	printf("# %d IOMMU_DESTROYs of a just-closed event queue answered EBUSY "
+	       "(a /proc reader held its file), retried\n", eventq_busy);
 
 	check(!errors, "every VMM's ioctls answered as its model of its objects says",
 	      "%d VMMs failed; first: %s", errors, first_error);
