@@ -6,6 +6,7 @@
  * no two files depend on each other.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,27 @@ struct common_opts common;
 volatile sig_atomic_t exiting;
 /* argp gives every command -V, --version, as in the BCC tools */
 const char *argp_program_version = "viommu " VIOMMU_VERSION;
+
+/*
+ * The command-line fuzzer (tests/fuzz/fuzz_cli.c) runs main()'s dispatch
+ * in-process, many times: it sets ARGP_NO_EXIT here, so argp returns its
+ * errors instead of exiting, and cli_parse_only, so each command returns
+ * once its arguments are parsed. The tool itself leaves both alone.
+ */
+unsigned int cli_argp_flags;
+bool cli_parse_only;
+
+error_t usage_error(const struct argp_state *state, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	argp_error(state, "%s", msg);	/* exits, unless ARGP_NO_EXIT */
+	return EINVAL;
+}
 
 
 static const struct argp_option common_options[] = {
@@ -37,7 +59,7 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		v = strtol(arg, &end, 10);
 		if (errno || *end || v <= 0 || v > INT32_MAX)
-			argp_error(state, "invalid %s: %s", key == 'p' ? "pid" : "VM id", arg);
+			return usage_error(state, "invalid %s: %s", key == 'p' ? "pid" : "VM id", arg);
 		if (key == 'p')
 			common.pid = v;
 		else
@@ -53,7 +75,7 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		v = strtol(arg, &end, 10);
 		if (errno || *end || v <= 0 || v > 1 << 20)
-			argp_error(state, "invalid --max-vms: %s (1 to 1048576)", arg);
+			return usage_error(state, "invalid --max-vms: %s (1 to 1048576)", arg);
 		common.max_vms = v;
 		return 0;
 	default:
@@ -73,13 +95,13 @@ int parse_interval_count(struct argp_state *state, const char *arg,
 	if (state->arg_num == 0) {
 		*interval = strtod(arg, &end);
 		if (errno || *end || *interval <= 0 || *interval > 86400)
-			argp_error(state, "invalid interval: %s", arg);
+			return usage_error(state, "invalid interval: %s", arg);
 	} else if (state->arg_num == 1) {
 		*count = strtol(arg, &end, 10);
 		if (errno || *end || *count <= 0)
-			argp_error(state, "invalid count: %s", arg);
+			return usage_error(state, "invalid count: %s", arg);
 	} else {
-		argp_error(state, "unexpected argument: %s", arg);
+		return usage_error(state, "unexpected argument: %s", arg);
 	}
 	return 0;
 }

@@ -9,9 +9,10 @@
 #include <unistd.h>
 #include "viommu.h"
 
-static struct compare_opts copts = {
+static const struct compare_opts copts_default = {
 	.threshold_pct = 20, .min_delta_us = 5, .min_samples = 20,
 };
+static struct compare_opts copts;
 
 static const struct argp_option compare_options[] = {
 	{ "threshold", 't', "PCT", 0, "Regression when a percentile grows more than PCT% (default 20)", 0 },
@@ -44,26 +45,26 @@ static error_t compare_parse(int key, char *arg, struct argp_state *state)
 	case 't':
 		copts.threshold_pct = strtod(arg, &end);
 		if (errno || *end || copts.threshold_pct < 0)
-			argp_error(state, "invalid threshold: %s", arg);
+			return usage_error(state, "invalid threshold: %s", arg);
 		break;
 	case 'D':
 		copts.min_delta_us = strtod(arg, &end);
 		if (errno || *end || copts.min_delta_us < 0)
-			argp_error(state, "invalid delta: %s", arg);
+			return usage_error(state, "invalid delta: %s", arg);
 		break;
 	case 'S':
 		copts.min_samples = strtoul(arg, &end, 10);
 		if (errno || *end)
-			argp_error(state, "invalid sample count: %s", arg);
+			return usage_error(state, "invalid sample count: %s", arg);
 		break;
 	case ARGP_KEY_ARG:
 		if (state->arg_num >= 2)
-			argp_error(state, "unexpected argument: %s", arg);
+			return usage_error(state, "unexpected argument: %s", arg);
 		cmp_files[state->arg_num] = arg;
 		break;
 	case ARGP_KEY_END:
 		if (state->arg_num != 2)
-			argp_error(state, "needs BASE and NEW records");
+			return usage_error(state, "needs BASE and NEW records");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -200,8 +201,13 @@ int cmd_compare(int argc, char **argv)
 	char err[400];
 	int rc;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	/* each call parses afresh (the fuzzer calls it many times) */
+	copts = copts_default;
+	memset(cmp_files, 0, sizeof(cmp_files));
+	if (argp_parse(&argp, argc, argv, cli_argp_flags, NULL, NULL))
 		return EXIT_USAGE;
+	if (cli_parse_only)
+		return 0;
 	base = load_record(cmp_files[0]);
 	if (!base)
 		return EXIT_USAGE;

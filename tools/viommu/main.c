@@ -51,6 +51,7 @@ int main(int argc, char **argv)
 	const char *prog = basename(argv[0]);
 
 	argp_err_exit_status = EXIT_USAGE;
+	memset(&common, 0, sizeof(common));	/* main() is the fuzzer's entry too */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if (!strcmp(prog, "viommu-top"))

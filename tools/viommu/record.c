@@ -13,12 +13,14 @@
 #include "viommu.h"
 
 
-static struct record_opts {
+struct record_opts {
 	const char *output;
 	const char *scenario;
 	double duration;
 	char **command;
-} ropts = { .scenario = "default" };
+};
+static const struct record_opts ropts_default = { .scenario = "default" };
+static struct record_opts ropts;
 
 static const struct argp_option record_options[] = {
 	{ "output", 'o', "FILE", 0, "Write the record here (required)", 0 },
@@ -53,14 +55,14 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		ropts.duration = strtod(arg, &end);
 		if (errno || *end || ropts.duration <= 0)
-			argp_error(state, "invalid duration: %s", arg);
+			return usage_error(state, "invalid duration: %s", arg);
 		break;
 	case ARGP_KEY_ARGS:
 		ropts.command = state->argv + state->next;
 		break;
 	case ARGP_KEY_END:
 		if (!ropts.output)
-			argp_error(state, "-o FILE is required");
+			return usage_error(state, "-o FILE is required");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -239,8 +241,11 @@ int cmd_record(int argc, char **argv)
 	pid_t child = 0;
 	double start, next_harvest;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	ropts = ropts_default;
+	if (argp_parse(&argp, argc, argv, cli_argp_flags, NULL, NULL))
 		return EXIT_USAGE;
+	if (cli_parse_only)
+		return 0;
 	vb = viommu_bpf_open(false);
 	if (!vb)
 		return 1;
