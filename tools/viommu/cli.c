@@ -45,6 +45,7 @@ static const struct argp_option common_options[] = {
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{ "json", OPT_JSON, NULL, 0, "JSON output, one object per line", 0 },
 	{ "max-vms", OPT_MAX_VMS, "N", 0, "Size the maps for N VMs (default 4096)", 0 },
+	NO_HANG_OPTION,
 	{},
 };
 
@@ -78,6 +79,8 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 			return usage_error(state, "invalid --max-vms: %s (1 to 1048576)", arg);
 		common.max_vms = v;
 		return 0;
+	case OPT_NO_HANG:
+		return usage_error(state, "unrecognized option '--HANG'");
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}

@@ -4,8 +4,10 @@
  * fail when a latency percentile regressed, for perf regression runs in CI.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "viommu.h"
 
@@ -18,6 +20,7 @@ static const struct argp_option compare_options[] = {
 	{ "threshold", 't', "PCT", 0, "Regression when a percentile grows more than PCT% (default 20)", 0 },
 	{ "min-delta-us", 'D', "US", 0, "... and by more than US microseconds (default 5)", 0 },
 	{ "min-samples", 'S', "N", 0, "Skip latencies with fewer samples (default 20)", 0 },
+	NO_HANG_OPTION,
 	{},
 };
 
@@ -57,6 +60,8 @@ static error_t compare_parse(int key, char *arg, struct argp_state *state)
 		if (errno || *end)
 			return usage_error(state, "invalid sample count: %s", arg);
 		break;
+	case OPT_NO_HANG:
+		return usage_error(state, "unrecognized option '--HANG'");
 	case ARGP_KEY_ARG:
 		if (state->arg_num >= 2)
 			return usage_error(state, "unexpected argument: %s", arg);
@@ -116,7 +121,8 @@ static int check_header(struct json_object *rec, char *err, size_t errlen)
 	/* schema 2 differs only in the names of a VM's processes, unread here */
 	if (!json_object_object_get_ex(rec, "schema_version", &v) ||
 	    json_object_get_int(v) < 2 || json_object_get_int(v) > VIOMMU_SCHEMA_VERSION) {
-		snprintf(err, errlen, "schema_version %s, this tool reads 2 to %d",
+		snprintf(err, errlen, "schema_version %s, this viommu reads 2 to %d: compare it with the "
+			 "viommu that wrote it, or record it again with this one",
 			 v ? json_object_get_string(v) : "missing", VIOMMU_SCHEMA_VERSION);
 		return -1;
 	}
@@ -183,14 +189,96 @@ int compare_records(struct json_object *base, struct json_object *new,
 	return regressions ? 1 : 0;
 }
 
+/* Records are kilobytes (a few MiB with thousands of VMs) */
+#define RECORD_MAX_BYTES	(256u << 20)
+
+/*
+ * The record in path, or NULL after one line saying what is wrong with the
+ * file and what to do: no such file, a directory, empty, cut short, not
+ * JSON, too large. What is wrong inside the JSON, compare_records() says.
+ */
 static struct json_object *load_record(const char *path)
 {
-	struct json_object *obj = json_object_from_file(path);
+	static const char again[] = "record it again with viommu record -o FILE";
+	struct json_tokener *tok = NULL;
+	struct json_object *obj = NULL;
+	size_t len = 0, cap = 0, end;
+	enum json_tokener_error jerr;
+	char *buf = NULL, *bigger;
+	bool whole = false;	/* all of buf was parsed */
+	struct stat st;
+	ssize_t n;
+	int fd;
 
-	if (!obj)
-		fprintf(stderr, "viommu compare: %s: %s\n", path,
-			access(path, R_OK) ? strerror(errno) :
-			"not valid JSON (truncated or corrupt?)");
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, "viommu compare: %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "viommu compare: %s: a directory, not a record: name the file viommu record -o wrote\n",
+			path);
+		goto out;
+	}
+	do {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > RECORD_MAX_BYTES) {
+				fprintf(stderr, "viommu compare: %s: larger than %u MiB: not a record\n",
+					path, RECORD_MAX_BYTES >> 20);
+				goto out;
+			}
+			bigger = realloc(buf, cap);
+			if (!bigger) {
+				fprintf(stderr, "viommu compare: %s: %s\n", path, strerror(ENOMEM));
+				goto out;
+			}
+			buf = bigger;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			fprintf(stderr, "viommu compare: %s: %s\n", path, strerror(errno));
+			goto out;
+		}
+		len += n;
+	} while (n > 0);
+	end = len;
+	while (end && strchr(" \t\r\n", buf[end - 1]))
+		end--;
+	if (!end) {
+		fprintf(stderr, "viommu compare: %s: empty file, not a record: %s\n", path, again);
+		goto out;
+	}
+	tok = json_tokener_new();
+	if (!tok) {
+		fprintf(stderr, "viommu compare: %s: %s\n", path, strerror(ENOMEM));
+		goto out;
+	}
+	obj = json_tokener_parse_ex(tok, buf, end);
+	/* a number at the very end may go on: a space ends it */
+	if (!obj && json_tokener_get_error(tok) == json_tokener_continue) {
+		obj = json_tokener_parse_ex(tok, " ", 1);
+		whole = true;
+	}
+	jerr = json_tokener_get_error(tok);
+	if (!obj && jerr == json_tokener_continue) {
+		fprintf(stderr, "viommu compare: %s: cut short: the JSON ends at byte %zu before it is complete: %s\n",
+			path, end, again);
+	} else if (!obj) {
+		fprintf(stderr, "viommu compare: %s: not JSON (%s, at byte %zu): not a record viommu wrote\n",
+			path, json_tokener_error_desc(jerr), json_tokener_get_parse_end(tok));
+	} else if (!whole && json_tokener_get_parse_end(tok) < end) {
+		fprintf(stderr, "viommu compare: %s: not JSON: text after the end of the record, at byte %zu\n",
+			path, json_tokener_get_parse_end(tok));
+		json_object_put(obj);
+		obj = NULL;
+	}
+out:
+	if (tok)
+		json_tokener_free(tok);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
 	return obj;
 }
 

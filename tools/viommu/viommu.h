@@ -50,6 +50,14 @@ extern volatile sig_atomic_t exiting;
 #define OPT_JSON	0x1001
 #define OPT_PER_VIOMMU	0x1002
 #define OPT_MAX_VMS	0x1003
+/*
+ * glibc's argp has a hidden --HANG[=SECS] that sleeps (an hour by default,
+ * for debugging argp): "viommu top --HA" hung. A long option of the same
+ * name declared by the command comes first, so each command declares this
+ * one and refuses it (found by tests/fuzz/fuzz_cli.c).
+ */
+#define OPT_NO_HANG	0x1004
+#define NO_HANG_OPTION	{ "HANG", OPT_NO_HANG, "SECS", OPTION_HIDDEN | OPTION_ARG_OPTIONAL, NULL, 0 }
 extern const struct argp common_argp;
 /*
  * argp_error() for option parsers, as "return usage_error(...)": it exits
