@@ -19,10 +19,6 @@ static __u64 imax_cmpxchg(__u64 *p, __u64 old, __u64 new);
 #include "../../tools/viommu/viommu.h"
 #include "../lib/tap.h"
 
-/* main.c is not linked: the globals it defines */
-struct common_opts common;
-volatile sig_atomic_t exiting;
-
 static int close_to(double got, double want)
 {
 	return got > want - 1e-6 && got < want + 1e-6;
