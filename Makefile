@@ -168,10 +168,10 @@ $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 
 fuzz: $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \
-		mkdir -p $(FUZZ_OUT)/work/$$t $(FUZZ_OUT)/artifacts; \
+		mkdir -p $(FUZZ_OUT)/work/$$t $(FUZZ_OUT)/artifacts $(FUZZ_OUT)/tmp; \
 		echo "== fuzz_$$t: $(FUZZ_TIME) s, -seed=$(FUZZ_SEED)"; \
-		$(FUZZ_OUT)/fuzz_$$t -seed=$(FUZZ_SEED) -max_total_time=$(FUZZ_TIME) \
-			-close_fd_mask=2 -timeout=10 -artifact_prefix=$(FUZZ_OUT)/artifacts/$$t- \
+		TMPDIR=$(CURDIR)/$(FUZZ_OUT)/tmp $(FUZZ_OUT)/fuzz_$$t -seed=$(FUZZ_SEED) -max_total_time=$(FUZZ_TIME) \
+			-close_fd_mask=2 -timeout=10 -dict=tests/fuzz/$$t.dict -artifact_prefix=$(FUZZ_OUT)/artifacts/$$t- \
 			$(FUZZ_OUT)/work/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
 

@@ -243,7 +243,7 @@ static struct json_object *load_record(const char *path)
 		len += n;
 	} while (n > 0);
 	end = len;
-	while (end && strchr(" \t\r\n", buf[end - 1]))
+	while (end && buf[end - 1] && strchr(" \t\r\n", buf[end - 1]))
 		end--;
 	if (!end) {
 		fprintf(stderr, "viommu compare: %s: empty file, not a record: %s\n", path, again);
