@@ -138,6 +138,7 @@ int compare_records(struct json_object *base, struct json_object *new,
 		    size_t errlen)
 {
 	static const double pcts[] = { 50, 90, 99 };
+	struct viommu_hist hbase[VIOMMU_LAT_KINDS], hnew[VIOMMU_LAT_KINDS];
 	char sub[200];
 	int regressions = 0;
 
@@ -149,28 +150,31 @@ int compare_records(struct json_object *base, struct json_object *new,
 		snprintf(err, errlen, "new: %s", sub);
 		return -1;
 	}
-	fprintf(out, "%-22s %12s %12s %10s  %s\n", "METRIC", "BASE", "NEW", "CHANGE", "VERDICT");
+	/* every histogram of both is read before a line is printed */
 	for (int k = 0; k < VIOMMU_LAT_KINDS; k++) {
-		struct viommu_hist hb, hn;
-
-		if (record_lat(base, lat_kind_names[k], &hb, sub, sizeof(sub))) {
+		if (record_lat(base, lat_kind_names[k], &hbase[k], sub, sizeof(sub))) {
 			snprintf(err, errlen, "base: %s", sub);
 			return -1;
 		}
-		if (record_lat(new, lat_kind_names[k], &hn, sub, sizeof(sub))) {
+		if (record_lat(new, lat_kind_names[k], &hnew[k], sub, sizeof(sub))) {
 			snprintf(err, errlen, "new: %s", sub);
 			return -1;
 		}
-		if (hb.count < o->min_samples || hn.count < o->min_samples) {
+	}
+	fprintf(out, "%-22s %12s %12s %10s  %s\n", "METRIC", "BASE", "NEW", "CHANGE", "VERDICT");
+	for (int k = 0; k < VIOMMU_LAT_KINDS; k++) {
+		const struct viommu_hist *hb = &hbase[k], *hn = &hnew[k];
+
+		if (hb->count < o->min_samples || hn->count < o->min_samples) {
 			fprintf(out, "%-22s %12llu %12llu %10s  skipped (fewer than %lu samples)\n",
-				lat_kind_names[k], (unsigned long long)hb.count,
-				(unsigned long long)hn.count, "", o->min_samples);
+				lat_kind_names[k], (unsigned long long)hb->count,
+				(unsigned long long)hn->count, "", o->min_samples);
 			continue;
 		}
 		/* the exact mean first, then the percentiles */
 		for (int p = -1; p < (int)(sizeof(pcts) / sizeof(*pcts)); p++) {
-			double b = p < 0 ? hist_mean_us(&hb) : hist_percentile_us(&hb, pcts[p]);
-			double n = p < 0 ? hist_mean_us(&hn) : hist_percentile_us(&hn, pcts[p]);
+			double b = p < 0 ? hist_mean_us(hb) : hist_percentile_us(hb, pcts[p]);
+			double n = p < 0 ? hist_mean_us(hn) : hist_percentile_us(hn, pcts[p]);
 			double change = b > 0 ? (n - b) / b * 100 : 0;
 			bool bad = change > o->threshold_pct && n - b > o->min_delta_us;
 			char metric[40];
