@@ -81,6 +81,7 @@ suites() {
 	$each one_liners 600 "$here/one_liners.sh"
 	$each viommu_tool 600 "$here/viommu_tool.sh"
 	$each viommu_trace 300 "$here/viommu_trace.sh"
+	$each viommu_bad_input 300 "$here/viommu_bad_input.sh"
 	$each prometheus_export 450 "$here/prometheus_export.sh"
 	$each viommu_hist 300 "$here/viommu_hist.sh"
 	$each viommu_churn 300 "$here/viommu_churn.sh"
