@@ -79,7 +79,7 @@ rc=$?
 row "stdout on a full disk (topo > /dev/full)" 1 'viommu topo: writing standard output: No space left on device'
 
 # --- records for compare: each unusable one is exit 2 in one line naming it ---
-cp "$rec/truncated.json" "$rec/empty" "$rec/schema1.json" "$rec/schema3.json" \
+cp "$rec/truncated.json" "$rec/empty" "$rec/schema1.json" "$rec/schema4.json" \
 	"$rec/not_json" "$rec/negative.json" "$rec/huge.json" "$tmp/"
 mkdir "$tmp/a-directory"
 cmp_row() { # NAME FILE REGEX...
@@ -91,7 +91,7 @@ cmp_row() { # NAME FILE REGEX...
 cmp_row "record truncated" "$tmp/truncated.json" 'cut short' 'record it again with viommu record'
 cmp_row "record empty" "$tmp/empty" 'empty file' 'record it again with viommu record'
 cmp_row "record of schema 1" "$tmp/schema1.json" 'schema 1 record' 'record it again with this viommu'
-cmp_row "record of schema 3" "$tmp/schema3.json" 'schema_version 3, this viommu reads 2' 'compare it with the viommu that wrote it'
+cmp_row "record of schema 4" "$tmp/schema4.json" 'schema_version 4, this viommu reads 2 to 3' 'compare it with the viommu that wrote it'
 cmp_row "not JSON" "$tmp/not_json" 'not JSON \(unexpected character, at byte 0\)'
 cmp_row "negative counts" "$tmp/negative.json" 'total.lat.guest_inval: "count" is negative \(-5\)'
 cmp_row "huge counts" "$tmp/huge.json" '"count" is 18446744073709551615, beyond what a record holds'
