@@ -104,15 +104,22 @@ run "$viommu" record -o "$tmp/a-directory" -d 1
 row "record -o a directory" 2 'is a directory: name a file'
 run "$viommu" record -o "$tmp/no/such/dir.json" -d 1
 row "record -o in a directory that does not exist" 2 'its directory does not exist'
-# a read-only mount, in a mount namespace of its own
-unshare -m sh -c 'mount -t tmpfs -o ro tmpfs "$1" && exec "$2" record -o "$1/run.json" -d 1' \
-	sh "$tmp/ro" "$viommu" > "$tmp/out" 2> "$tmp/err"
-rc=$?
+# ro_run DIR ARGS...: viommu ARGS with a read-only tmpfs on DIR, in a
+# mount namespace of its own; its mounts private, unless / is no mount
+# point to make private (a chroot, as in check-fresh, itself in a private
+# namespace)
+ro_run() {
+	local dir=$1 prop=private
+	shift
+	unshare -m --propagation private true 2>/dev/null || prop=unchanged
+	unshare -m --propagation $prop sh -c 'mount -t tmpfs -o ro tmpfs "$1" && shift && exec "$@"' \
+		sh "$dir" "$viommu" "$@" > "$tmp/out" 2> "$tmp/err"
+	rc=$?
+}
+ro_run "$tmp/ro" record -o "$tmp/ro/run.json" -d 1
 row "record -o in a read-only directory" 1 "cannot write $tmp/ro/run.json: Read-only file system" \
 	'choose a directory you can write in'
-unshare -m sh -c 'mount -t tmpfs -o ro tmpfs "$1" && exec "$2" export -t "$1" 1' \
-	sh "$tmp/ro" "$viommu" > "$tmp/out" 2> "$tmp/err"
-rc=$?
+ro_run "$tmp/ro" export -t "$tmp/ro" 1
 row "export --textfile in a read-only directory" 1 "textfile $tmp/ro: cannot write in it: Read-only file system"
 # a directory of another user's, seen from the disk: nothing may be left
 mkdir -m 755 "$tmp/roots"
