@@ -95,7 +95,7 @@ $(SAN_OUT)/viommu-top: $(SAN_OUT)/viommu
 
 # Host unit tests of the tool's pure logic
 VIOMMU_PURE := tools/viommu/hist.c tools/viommu/snapshot.c tools/viommu/compare.c \
-	       tools/viommu/events.c tools/viommu/delta.c
+	       tools/viommu/events.c tools/viommu/delta.c tools/viommu/cli.c
 $(OUT)/unit/viommu_logic: tests/unit/viommu_logic.c $(VIOMMU_PURE) tools/viommu/viommu.h \
 		bpf/viommu.h tests/lib/tap.h | deps
 	@mkdir -p $(@D)
@@ -139,6 +139,43 @@ $(VM_PROGS): $(OUT)/tests/%: %.c $(MOCK_LIB) $(TRACEFS_LIB) \
 		$(KBUILD)/usr/include/linux/iommufd.h | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -Itests/vm/lib -o $@ $< $(MOCK_LIB) $(TRACEFS_LIB)
+
+# libFuzzer targets of the tool's parsers (tests/fuzz/): the tool built
+# with coverage, ASan and UBSan, main() renamed so each target drives it
+# in-process. "make fuzz" runs each for FUZZ_TIME seconds from
+# FUZZ_SEED, new inputs in build/fuzz/work/, crashes in
+# build/fuzz/artifacts/; tests/unit/fuzz.sh runs them in "make unit".
+FUZZ_CC      ?= clang
+FUZZ_OUT     := $(OUT)/fuzz
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -Wall -Wno-unused-parameter -Wno-missing-field-initializers
+FUZZ_TARGETS := fdinfo record cli
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_OUT)/fuzz_%)
+FUZZ_OBJS    := $(patsubst tools/viommu/%.c,$(FUZZ_OUT)/obj/%.o,$(VIOMMU_SRCS))
+FUZZ_TIME    ?= 60
+FUZZ_SEED    ?= 1
+
+.PHONY: fuzz fuzz-bins
+fuzz-bins: $(FUZZ_BINS)
+
+$(FUZZ_OUT)/obj/%.o: tools/viommu/%.c tools/viommu/viommu.h tools/viommu/export.h bpf/viommu.h \
+		$(OUT)/bpf/viommu.skel.h | deps
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -I$(OUT)/bpf \
+		$(if $(filter main.c,$(notdir $<)),-Dmain=viommu_main) -c $< -o $@
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itools/viommu -I$(OUT)/bpf -o $@ $< \
+		$(FUZZ_OBJS) $(VIOMMU_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_OUT)/work/$$t $(FUZZ_OUT)/artifacts $(FUZZ_OUT)/tmp; \
+		echo "== fuzz_$$t: $(FUZZ_TIME) s, -seed=$(FUZZ_SEED)"; \
+		TMPDIR=$(CURDIR)/$(FUZZ_OUT)/tmp $(FUZZ_OUT)/fuzz_$$t -seed=$(FUZZ_SEED) -max_total_time=$(FUZZ_TIME) \
+			-close_fd_mask=2 -timeout=10 -dict=tests/fuzz/$$t.dict -artifact_prefix=$(FUZZ_OUT)/artifacts/$$t- \
+			$(FUZZ_OUT)/work/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
 
 unit:
 	@scripts/run-tests.sh unit

@@ -88,6 +88,7 @@ suites() {
 	$each viommu_tool 600 "$here/viommu_tool.sh"
 	$each viommu_trace 300 "$here/viommu_trace.sh"
 	$each viommu_filters 600 "$here/viommu_filters.sh"
+	$each viommu_bad_input 300 "$here/viommu_bad_input.sh"
 	$each prometheus_export 450 "$here/prometheus_export.sh"
 	$each viommu_hist 300 "$here/viommu_hist.sh"
 	$each viommu_churn 300 "$here/viommu_churn.sh"

@@ -44,43 +44,51 @@ static bool has_caps(void)
 }
 
 /*
- * Say exactly what is missing, if anything: privileges, kernel BTF, the
- * iommufd trace events. Returns 0 when the tool can load.
+ * Say exactly what is missing, if anything, in one line that also says how
+ * to get it: privileges, kernel BTF, the iommufd trace events (-v lists
+ * each missing event). Returns 0 when the tool can load.
  */
 int viommu_check_environment(void)
 {
-	char release[65] = "?";
+	const char *btf_path = viommu_btf_override() ?: "/sys/kernel/btf/vmlinux";
+	char release[65] = "?", named[256] = "";
 	struct utsname uts;
+	libbpf_print_fn_t old_print;
 	struct btf *btf;
-	int missing = 0;
+	int missing = 0, err;
 
 	if (!uname(&uts))
 		snprintf(release, sizeof(release), "%s", uts.release);
 
 	if (!has_caps()) {
 		fprintf(stderr,
-			"viommu: permission denied: loading BPF programs needs root, or\n"
-			"  CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN on older kernels).\n"
-			"  Run it with sudo, or: setcap cap_bpf,cap_perfmon+ep $(which viommu)\n");
+			"viommu: permission denied: loading BPF programs needs root, or CAP_BPF and "
+			"CAP_PERFMON (CAP_SYS_ADMIN on older kernels): run it with sudo, or "
+			"setcap cap_bpf,cap_perfmon+ep $(which viommu)\n");
 		return -EPERM;
 	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+	/* VIOMMU_BTF=FILE plays another kernel: a missing FILE is no BTF */
+	if (access(btf_path, R_OK)) {
 		fprintf(stderr,
-			"viommu: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing).\n"
-			"  The BPF programs relocate against it (CO-RE): build the kernel\n"
-			"  with CONFIG_DEBUG_INFO_BTF=y, as this project's kernel is.\n");
+			"viommu: this kernel has no BTF (%s: %s), which the BPF programs relocate "
+			"against (CO-RE): build the kernel with CONFIG_DEBUG_INFO_BTF=y, as this "
+			"project's kernel is\n", btf_path, strerror(errno));
 		return -ENOENT;
 	}
 	/*
 	 * A tracepoint's BTF typedef btf_trace_<event> exists exactly when the
 	 * kernel has the event; tp_btf attaches by it. No tracefs needed.
 	 */
+	/* the line below says it all: libbpf's own warning would be a second */
+	old_print = libbpf_set_print(NULL);
 	btf = viommu_btf_override() ? btf__parse(viommu_btf_override(), NULL) :
 				      btf__load_vmlinux_btf();
+	err = errno;
+	libbpf_set_print(old_print);
 	if (!btf) {
-		fprintf(stderr, "viommu: cannot read the kernel's BTF%s%s: %s\n",
-			viommu_btf_override() ? " " : "",
-			viommu_btf_override() ? viommu_btf_override() : "", strerror(errno));
+		fprintf(stderr, "viommu: cannot read the kernel's BTF (%s): %s: build the kernel with "
+			"CONFIG_DEBUG_INFO_BTF=y, as this project's kernel is\n", btf_path,
+			err >= __LIBBPF_ERRNO__START ? "not BTF" : strerror(err));
 		return -ENOENT;
 	}
 	/* the events the programs attach to (bpf/viommu.h): all must exist */
@@ -90,11 +98,13 @@ int viommu_check_environment(void)
 		snprintf(name, sizeof(name), "btf_trace_%s", viommu_tracepoint(i));
 		if (btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0)
 			continue;
-		if (!missing++)
-			fprintf(stderr,
-				"viommu: this kernel (%s) lacks the iommufd trace events the tool needs:\n",
-				release);
-		fprintf(stderr, "  iommufd:%s\n", viommu_tracepoint(i));
+		/* the line names the first two; -v lists every one */
+		if (missing < 2)
+			snprintf(named + strlen(named), sizeof(named) - strlen(named), "%siommufd:%s",
+				 missing ? ", " : "", viommu_tracepoint(i));
+		if (common.verbose)
+			fprintf(stderr, "viommu: missing event iommufd:%s\n", viommu_tracepoint(i));
+		missing++;
 	}
 	/* The events are there: are their arguments and fields the tool's? */
 	if (!missing && viommu_check_btf(btf, release)) {
@@ -104,10 +114,12 @@ int viommu_check_environment(void)
 	btf__free(btf);
 	if (missing) {
 		fprintf(stderr,
-			"  %d of %d are missing. They come with this project's kernel series\n"
-			"  (kernel/patches, built by 'make kernel'; docs/tracepoints.md). Run the\n"
-			"  tool on that kernel, e.g. in the test VM: make demo\n",
-			missing, VIOMMU_TRACEPOINTS);
+			"viommu: this kernel (%s) lacks %d of the %d iommufd trace events the tool "
+			"needs (%s%s): they come with this project's kernel series (kernel/patches, "
+			"built by 'make kernel'; docs/tracepoints.md): run the tool on that kernel, "
+			"e.g. in the test VM: make demo\n",
+			release, missing, VIOMMU_TRACEPOINTS, named,
+			missing > 2 ? ", ...; -v lists each" : "");
 		return -ENOENT;
 	}
 	return 0;

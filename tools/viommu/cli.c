@@ -6,6 +6,7 @@
  * no two files depend on each other.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,27 @@ volatile sig_atomic_t exiting;
 /* argp gives every command -V, --version, as in the BCC tools */
 const char *argp_program_version = "viommu " VIOMMU_VERSION;
 
+/*
+ * The command-line fuzzer (tests/fuzz/fuzz_cli.c) runs main()'s dispatch
+ * in-process, many times: it sets ARGP_NO_EXIT here, so argp returns its
+ * errors instead of exiting, and cli_parse_only, so each command returns
+ * once its arguments are parsed. The tool itself leaves both alone.
+ */
+unsigned int cli_argp_flags;
+bool cli_parse_only;
+
+error_t usage_error(const struct argp_state *state, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	argp_error(state, "%s", msg);	/* exits, unless ARGP_NO_EXIT */
+	return EINVAL;
+}
+
 
 static const struct argp_option common_options[] = {
 	{ "pid", 'p', "PID", 0, "Only VMs whose VMM or /dev/iommu opener is PID", 0 },
@@ -23,6 +45,7 @@ static const struct argp_option common_options[] = {
 	{ "verbose", 'v', NULL, 0, "Show libbpf's debug output", 0 },
 	{ "json", OPT_JSON, NULL, 0, "JSON output, one object per line", 0 },
 	{ "max-vms", OPT_MAX_VMS, "N", 0, "Size the maps for N VMs (default 4096)", 0 },
+	NO_HANG_OPTION,
 	{},
 };
 
@@ -39,7 +62,7 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 		v = strtol(arg, &end, 10);
 		if (errno || *end || end == arg || v <= 0 ||
 		    v > (key == 'p' ? INT32_MAX : (long)UINT32_MAX))
-			argp_error(state, "invalid %s: %s", key == 'p' ? "pid" : "VM id", arg);
+			return usage_error(state, "invalid %s: %s", key == 'p' ? "pid" : "VM id", arg);
 		if (key == 'p')
 			common.pid = v;
 		else
@@ -55,9 +78,11 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		v = strtol(arg, &end, 10);
 		if (errno || *end || v <= 0 || v > 1 << 20)
-			argp_error(state, "invalid --max-vms: %s (1 to 1048576)", arg);
+			return usage_error(state, "invalid --max-vms: %s (1 to 1048576)", arg);
 		common.max_vms = v;
 		return 0;
+	case OPT_NO_HANG:
+		return usage_error(state, "unrecognized option '--HANG'");
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -75,13 +100,13 @@ int parse_interval_count(struct argp_state *state, const char *arg,
 	if (state->arg_num == 0) {
 		*interval = strtod(arg, &end);
 		if (errno || *end || *interval <= 0 || *interval > 86400)
-			argp_error(state, "invalid interval: %s", arg);
+			return usage_error(state, "invalid interval: %s", arg);
 	} else if (state->arg_num == 1) {
 		*count = strtol(arg, &end, 10);
 		if (errno || *end || *count <= 0)
-			argp_error(state, "invalid count: %s", arg);
+			return usage_error(state, "invalid count: %s", arg);
 	} else {
-		argp_error(state, "unexpected argument: %s", arg);
+		return usage_error(state, "unexpected argument: %s", arg);
 	}
 	return 0;
 }

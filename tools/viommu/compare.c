@@ -4,19 +4,23 @@
  * fail when a latency percentile regressed, for perf regression runs in CI.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "viommu.h"
 
-static struct compare_opts copts = {
+static const struct compare_opts copts_default = {
 	.threshold_pct = 20, .min_delta_us = 5, .min_samples = 20,
 };
+static struct compare_opts copts;
 
 static const struct argp_option compare_options[] = {
 	{ "threshold", 't', "PCT", 0, "Regression when a percentile grows more than PCT% (default 20)", 0 },
 	{ "min-delta-us", 'D', "US", 0, "... and by more than US microseconds (default 5)", 0 },
 	{ "min-samples", 'S', "N", 0, "Skip latencies with fewer samples (default 20)", 0 },
+	NO_HANG_OPTION,
 	{},
 };
 
@@ -44,27 +48,29 @@ static error_t compare_parse(int key, char *arg, struct argp_state *state)
 	case 't':
 		copts.threshold_pct = strtod(arg, &end);
 		if (errno || *end || copts.threshold_pct < 0)
-			argp_error(state, "invalid threshold: %s", arg);
+			return usage_error(state, "invalid threshold: %s", arg);
 		break;
 	case 'D':
 		copts.min_delta_us = strtod(arg, &end);
 		if (errno || *end || copts.min_delta_us < 0)
-			argp_error(state, "invalid delta: %s", arg);
+			return usage_error(state, "invalid delta: %s", arg);
 		break;
 	case 'S':
 		/* strtoul() takes "-1" as ULONG_MAX: a count has digits only */
 		copts.min_samples = strtoul(arg, &end, 10);
 		if (errno || *end || end == arg || strspn(arg, "0123456789") != strlen(arg))
-			argp_error(state, "invalid sample count: %s", arg);
+			return usage_error(state, "invalid sample count: %s", arg);
 		break;
+	case OPT_NO_HANG:
+		return usage_error(state, "unrecognized option '--HANG'");
 	case ARGP_KEY_ARG:
 		if (state->arg_num >= 2)
-			argp_error(state, "unexpected argument: %s", arg);
+			return usage_error(state, "unexpected argument: %s", arg);
 		cmp_files[state->arg_num] = arg;
 		break;
 	case ARGP_KEY_END:
 		if (state->arg_num != 2)
-			argp_error(state, "needs BASE and NEW records");
+			return usage_error(state, "needs BASE and NEW records");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -116,7 +122,8 @@ static int check_header(struct json_object *rec, char *err, size_t errlen)
 	/* schema 2 differs only in the names of a VM's processes, unread here */
 	if (!json_object_object_get_ex(rec, "schema_version", &v) ||
 	    json_object_get_int(v) < 2 || json_object_get_int(v) > VIOMMU_SCHEMA_VERSION) {
-		snprintf(err, errlen, "schema_version %s, this tool reads 2 to %d",
+		snprintf(err, errlen, "schema_version %s, this viommu reads 2 to %d: compare it with the "
+			 "viommu that wrote it, or record it again with this one",
 			 v ? json_object_get_string(v) : "missing", VIOMMU_SCHEMA_VERSION);
 		return -1;
 	}
@@ -132,6 +139,7 @@ int compare_records(struct json_object *base, struct json_object *new,
 		    size_t errlen)
 {
 	static const double pcts[] = { 50, 90, 99 };
+	struct viommu_hist hbase[VIOMMU_LAT_KINDS], hnew[VIOMMU_LAT_KINDS];
 	char sub[200];
 	int regressions = 0;
 
@@ -143,28 +151,31 @@ int compare_records(struct json_object *base, struct json_object *new,
 		snprintf(err, errlen, "new: %s", sub);
 		return -1;
 	}
-	fprintf(out, "%-22s %12s %12s %10s  %s\n", "METRIC", "BASE", "NEW", "CHANGE", "VERDICT");
+	/* every histogram of both is read before a line is printed */
 	for (int k = 0; k < VIOMMU_LAT_KINDS; k++) {
-		struct viommu_hist hb, hn;
-
-		if (record_lat(base, lat_kind_names[k], &hb, sub, sizeof(sub))) {
+		if (record_lat(base, lat_kind_names[k], &hbase[k], sub, sizeof(sub))) {
 			snprintf(err, errlen, "base: %s", sub);
 			return -1;
 		}
-		if (record_lat(new, lat_kind_names[k], &hn, sub, sizeof(sub))) {
+		if (record_lat(new, lat_kind_names[k], &hnew[k], sub, sizeof(sub))) {
 			snprintf(err, errlen, "new: %s", sub);
 			return -1;
 		}
-		if (hb.count < o->min_samples || hn.count < o->min_samples) {
+	}
+	fprintf(out, "%-22s %12s %12s %10s  %s\n", "METRIC", "BASE", "NEW", "CHANGE", "VERDICT");
+	for (int k = 0; k < VIOMMU_LAT_KINDS; k++) {
+		const struct viommu_hist *hb = &hbase[k], *hn = &hnew[k];
+
+		if (hb->count < o->min_samples || hn->count < o->min_samples) {
 			fprintf(out, "%-22s %12llu %12llu %10s  skipped (fewer than %lu samples)\n",
-				lat_kind_names[k], (unsigned long long)hb.count,
-				(unsigned long long)hn.count, "", o->min_samples);
+				lat_kind_names[k], (unsigned long long)hb->count,
+				(unsigned long long)hn->count, "", o->min_samples);
 			continue;
 		}
 		/* the exact mean first, then the percentiles */
 		for (int p = -1; p < (int)(sizeof(pcts) / sizeof(*pcts)); p++) {
-			double b = p < 0 ? hist_mean_us(&hb) : hist_percentile_us(&hb, pcts[p]);
-			double n = p < 0 ? hist_mean_us(&hn) : hist_percentile_us(&hn, pcts[p]);
+			double b = p < 0 ? hist_mean_us(hb) : hist_percentile_us(hb, pcts[p]);
+			double n = p < 0 ? hist_mean_us(hn) : hist_percentile_us(hn, pcts[p]);
 			double change = b > 0 ? (n - b) / b * 100 : 0;
 			bool bad = change > o->threshold_pct && n - b > o->min_delta_us;
 			char metric[40];
@@ -183,14 +194,96 @@ int compare_records(struct json_object *base, struct json_object *new,
 	return regressions ? 1 : 0;
 }
 
+/* Records are kilobytes (a few MiB with thousands of VMs) */
+#define RECORD_MAX_BYTES	(256u << 20)
+
+/*
+ * The record in path, or NULL after one line saying what is wrong with the
+ * file and what to do: no such file, a directory, empty, cut short, not
+ * JSON, too large. What is wrong inside the JSON, compare_records() says.
+ */
 static struct json_object *load_record(const char *path)
 {
-	struct json_object *obj = json_object_from_file(path);
+	static const char again[] = "record it again with viommu record -o FILE";
+	struct json_tokener *tok = NULL;
+	struct json_object *obj = NULL;
+	size_t len = 0, cap = 0, end;
+	enum json_tokener_error jerr;
+	char *buf = NULL, *bigger;
+	bool whole = false;	/* all of buf was parsed */
+	struct stat st;
+	ssize_t n;
+	int fd;
 
-	if (!obj)
-		fprintf(stderr, "viommu compare: %s: %s\n", path,
-			access(path, R_OK) ? strerror(errno) :
-			"not valid JSON (truncated or corrupt?)");
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, "viommu compare: %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "viommu compare: %s: a directory, not a record: name the file viommu record -o wrote\n",
+			path);
+		goto out;
+	}
+	do {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > RECORD_MAX_BYTES) {
+				fprintf(stderr, "viommu compare: %s: larger than %u MiB: not a record\n",
+					path, RECORD_MAX_BYTES >> 20);
+				goto out;
+			}
+			bigger = realloc(buf, cap);
+			if (!bigger) {
+				fprintf(stderr, "viommu compare: %s: %s\n", path, strerror(ENOMEM));
+				goto out;
+			}
+			buf = bigger;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			fprintf(stderr, "viommu compare: %s: %s\n", path, strerror(errno));
+			goto out;
+		}
+		len += n;
+	} while (n > 0);
+	end = len;
+	while (end && buf[end - 1] && strchr(" \t\r\n", buf[end - 1]))
+		end--;
+	if (!end) {
+		fprintf(stderr, "viommu compare: %s: empty file, not a record: %s\n", path, again);
+		goto out;
+	}
+	tok = json_tokener_new();
+	if (!tok) {
+		fprintf(stderr, "viommu compare: %s: %s\n", path, strerror(ENOMEM));
+		goto out;
+	}
+	obj = json_tokener_parse_ex(tok, buf, end);
+	/* a number at the very end may go on: a space ends it */
+	if (!obj && json_tokener_get_error(tok) == json_tokener_continue) {
+		obj = json_tokener_parse_ex(tok, " ", 1);
+		whole = true;
+	}
+	jerr = json_tokener_get_error(tok);
+	if (!obj && jerr == json_tokener_continue) {
+		fprintf(stderr, "viommu compare: %s: cut short: the JSON ends at byte %zu before it is complete: %s\n",
+			path, end, again);
+	} else if (!obj) {
+		fprintf(stderr, "viommu compare: %s: not JSON (%s, at byte %zu): not a record viommu wrote\n",
+			path, json_tokener_error_desc(jerr), json_tokener_get_parse_end(tok));
+	} else if (!whole && json_tokener_get_parse_end(tok) < end) {
+		fprintf(stderr, "viommu compare: %s: not JSON: text after the end of the record, at byte %zu\n",
+			path, json_tokener_get_parse_end(tok));
+		json_object_put(obj);
+		obj = NULL;
+	}
+out:
+	if (tok)
+		json_tokener_free(tok);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
 	return obj;
 }
 
@@ -201,8 +294,13 @@ int cmd_compare(int argc, char **argv)
 	char err[400];
 	int rc;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	/* each call parses afresh (the fuzzer calls it many times) */
+	copts = copts_default;
+	memset(cmp_files, 0, sizeof(cmp_files));
+	if (argp_parse(&argp, argc, argv, cli_argp_flags, NULL, NULL))
 		return EXIT_USAGE;
+	if (cli_parse_only)
+		return 0;
 	base = load_record(cmp_files[0]);
 	if (!base)
 		return EXIT_USAGE;

@@ -35,7 +35,7 @@
 
 #define TEXTFILE_NAME	"viommu.prom"
 
-static struct export_opts {
+struct export_opts {
 	const char *listen;	/* [HOST]:PORT */
 	bool listen_given;
 	const char *textfile_dir;
@@ -46,11 +46,14 @@ static struct export_opts {
 	bool bpf_stats;
 	bool fine_buckets;
 	bool list_metrics;
-} opts = {
+};
+static const struct export_opts opts_default = {
+	.listen = "127.0.0.1:9750",
 	.interval = 5,
 	.grace = 60,
 	.max_vms = 4096,
 };
+static struct export_opts opts;
 
 #define OPT_BPF_STATS		0x2001
 #define OPT_FINE_BUCKETS	0x2002
@@ -109,13 +112,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		opts.grace = strtod(arg, &end);
 		if (errno || *end || end == arg || opts.grace < 0 || opts.grace > 86400)
-			argp_error(state, "invalid grace period: %s", arg);
+			return usage_error(state, "invalid grace period: %s", arg);
 		break;
 	case 'M':
 		errno = 0;
 		opts.max_vms = strtoul(arg, &end, 10);
 		if (errno || *end || end == arg || *arg == '-' || opts.max_vms > 1 << 20)
-			argp_error(state, "invalid --max-vms: %s", arg);
+			return usage_error(state, "invalid --max-vms: %s", arg);
 		break;
 	case OPT_PER_VIOMMU:
 		common.per_viommu = true;
@@ -676,9 +679,11 @@ int cmd_export(int argc, char **argv)
 	struct loop l = {};
 	int lfd = -1, stats_fd = -1, err;
 
-	opts.listen = "127.0.0.1:9750";
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	opts = opts_default;
+	if (argp_parse(&argp, argc, argv, cli_argp_flags, NULL, NULL))
 		return EXIT_USAGE;
+	if (cli_parse_only)
+		return 0;
 	if (opts.list_metrics) {
 		metrics_list(stdout);
 		return 0;

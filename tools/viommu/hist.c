@@ -258,25 +258,47 @@ struct json_object *hist_to_json(const struct viommu_hist *h)
 	return o;
 }
 
-static int json_u64(struct json_object *obj, const char *key, __u64 *v,
-		    char *err, size_t errlen)
+/*
+ * A count of a record: 0 to 2^63 - 1. json-c reads any larger integer as
+ * UINT64_MAX, so counts from 2^63 on are refused rather than trusted.
+ */
+static int json_count(struct json_object *f, const char *what, __u64 *v,
+		      char *err, size_t errlen)
 {
-	struct json_object *f;
-
-	if (!json_object_object_get_ex(obj, key, &f) ||
-	    !(json_object_is_type(f, json_type_int)) || json_object_get_int64(f) < 0) {
-		snprintf(err, errlen, "missing or non-integer \"%s\"", key);
+	if (!f || !json_object_is_type(f, json_type_int)) {
+		snprintf(err, errlen, "%s is missing or not an integer", what);
+		return -1;
+	}
+	if (json_object_get_int64(f) < 0) {
+		snprintf(err, errlen, "%s is negative (%lld)", what,
+			 (long long)json_object_get_int64(f));
 		return -1;
 	}
 	*v = json_object_get_uint64(f);
+	if (*v > INT64_MAX) {
+		snprintf(err, errlen, "%s is %s, beyond what a record holds (2^63 - 1)",
+			 what, json_object_get_string(f));
+		return -1;
+	}
 	return 0;
+}
+
+static int json_u64(struct json_object *obj, const char *key, __u64 *v,
+		    char *err, size_t errlen)
+{
+	struct json_object *f = NULL;
+	char what[40];
+
+	snprintf(what, sizeof(what), "\"%s\"", key);
+	json_object_object_get_ex(obj, key, &f);
+	return json_count(f, what, v, err, errlen);
 }
 
 int hist_from_json(struct json_object *obj, struct viommu_hist *h, char *err,
 		   size_t errlen)
 {
 	struct json_object *buckets;
-	__u64 unit, sub;
+	__u64 unit, sub, bucket_total = 0;
 	size_t n;
 
 	memset(h, 0, sizeof(*h));
@@ -309,20 +331,29 @@ int hist_from_json(struct json_object *obj, struct viommu_hist *h, char *err,
 	}
 	n = json_object_array_length(buckets);
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *pair = json_object_array_get_idx(buckets, i), *idx, *cnt;
-		int64_t b, c;
+		struct json_object *pair = json_object_array_get_idx(buckets, i), *idx;
+		__u64 c, total;
+		int64_t b;
+		char what[64];
 
 		if (!json_object_is_type(pair, json_type_array) ||
 		    json_object_array_length(pair) != 2 ||
 		    !json_object_is_type(idx = json_object_array_get_idx(pair, 0), json_type_int) ||
-		    !json_object_is_type(cnt = json_object_array_get_idx(pair, 1), json_type_int) ||
-		    (b = json_object_get_int64(idx)) < 0 || b >= VIOMMU_HIST_BUCKETS ||
-		    (c = json_object_get_int64(cnt)) < 0) {
+		    (b = json_object_get_int64(idx)) < 0 || b >= VIOMMU_HIST_BUCKETS) {
 			snprintf(err, errlen, "bucket entry %zu is not [index < %d, count]", i,
 				 VIOMMU_HIST_BUCKETS);
 			return -1;
 		}
-		h->slots[b] += c;
+		snprintf(what, sizeof(what), "the count of bucket entry %zu", i);
+		if (json_count(json_object_array_get_idx(pair, 1), what, &c, err, errlen))
+			return -1;
+		/* percentiles add the buckets up: their sum must be a count too */
+		if (__builtin_add_overflow(h->slots[b], c, &h->slots[b]) ||
+		    __builtin_add_overflow(bucket_total, c, &total) || total > INT64_MAX) {
+			snprintf(err, errlen, "its buckets add up to more than a record holds (2^63 - 1)");
+			return -1;
+		}
+		bucket_total = total;
 	}
 	return 0;
 }

@@ -10,13 +10,18 @@
 #include <unistd.h>
 #include "viommu.h"
 
-static struct lat_opts {
+struct lat_opts {
 	double interval;
 	long count;
 	bool per_viommu;
 	bool timestamp;
+	bool kinds_given;	/* the first -k replaces the default */
 	unsigned int kinds;	/* bit per enum viommu_lat_kind */
-} opts = { .interval = 0, .kinds = (1u << VIOMMU_LAT_KINDS) - 1 };
+};
+static const struct lat_opts opts_default = {
+	.interval = 0, .kinds = (1u << VIOMMU_LAT_KINDS) - 1,
+};
+static struct lat_opts opts;
 
 static const struct argp_option options[] = {
 	{ "milliseconds", 'm', NULL, 0, "Histograms in milliseconds", 0 },
@@ -42,7 +47,6 @@ static const char doc[] =
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
-	static bool kinds_given;
 	int k;
 
 	switch (key) {
@@ -61,10 +65,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			if (!strcmp(arg, lat_kind_names[k]))
 				break;
 		if (k == VIOMMU_LAT_KINDS)
-			argp_error(state, "unknown kind: %s (guest_inval, s2_inval, fault)", arg);
-		if (!kinds_given)
+			return usage_error(state, "unknown kind: %s (guest_inval, s2_inval, fault)", arg);
+		if (!opts.kinds_given)
 			opts.kinds = 0;
-		kinds_given = true;
+		opts.kinds_given = true;
 		opts.kinds |= 1u << k;
 		break;
 	case ARGP_KEY_ARG:
@@ -346,8 +350,11 @@ int cmd_lat(int argc, char **argv)
 	struct viommu_bpf *vb;
 	long n = 0;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	opts = opts_default;
+	if (argp_parse(&argp, argc, argv, cli_argp_flags, NULL, NULL))
 		return EXIT_USAGE;
+	if (cli_parse_only)
+		return 0;
 	/* the maps' counters start at 0: a key's first reading is what it did */
 	readings = opts.per_viommu ?
 		delta_set_new(sizeof(struct viommu_lat_key), &delta_viommu_layout, true) :

@@ -5,20 +5,25 @@
  * baseline: the step users put in CI.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "viommu.h"
 
 
-static struct record_opts {
+struct record_opts {
 	const char *output;
 	const char *scenario;
 	double duration;
 	char **command;
-} ropts = { .scenario = "default" };
+};
+static const struct record_opts ropts_default = { .scenario = "default" };
+static struct record_opts ropts;
 
 static const struct argp_option record_options[] = {
 	{ "output", 'o', "FILE", 0, "Write the record here (required)", 0 },
@@ -53,14 +58,14 @@ static error_t record_parse(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		ropts.duration = strtod(arg, &end);
 		if (errno || *end || ropts.duration <= 0)
-			argp_error(state, "invalid duration: %s", arg);
+			return usage_error(state, "invalid duration: %s", arg);
 		break;
 	case ARGP_KEY_ARGS:
 		ropts.command = state->argv + state->next;
 		break;
 	case ARGP_KEY_END:
 		if (!ropts.output)
-			argp_error(state, "-o FILE is required");
+			return usage_error(state, "-o FILE is required");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -147,6 +152,46 @@ static void harvest(struct viommu_bpf *vb, bool final)
 	free(rows);
 }
 
+/* The temporary file the record is written to, then renamed over -o */
+static int tmp_name(char *buf, size_t len, const char *output)
+{
+	return snprintf(buf, len, "%s.tmp.%d", output, getpid()) < (int)len ? 0 : -1;
+}
+
+/*
+ * Whether the record can be written where -o says, found out before the
+ * run rather than after it: 0, or the exit status (2: -o names a
+ * directory or a directory that does not exist; 1: no writing there).
+ */
+static int output_check(const char *output)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	if (!stat(output, &st) && S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "viommu record: -o %s is a directory: name a file (-o %s/record.json)\n",
+			output, output);
+		return EXIT_USAGE;
+	}
+	if (tmp_name(tmp, sizeof(tmp), output)) {
+		fprintf(stderr, "viommu record: -o %s: %s\n", output, strerror(ENAMETOOLONG));
+		return EXIT_USAGE;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int err = errno;
+
+		fprintf(stderr, "viommu record: cannot write %s: %s: %s\n", output, strerror(err),
+			err == ENOENT || err == ENOTDIR ? "its directory does not exist" :
+			"choose a directory you can write in (-o DIR/FILE)");
+		return err == ENOENT || err == ENOTDIR ? EXIT_USAGE : 1;
+	}
+	close(fd);
+	unlink(tmp);
+	return 0;
+}
+
 static int cmp_kept(const void *a, const void *b)
 {
 	const struct kept_vm *x = a, *y = b;
@@ -160,7 +205,7 @@ static int write_record(struct viommu_bpf *vb, double secs, int status)
 	struct json_object *total = json_object_new_object();
 	struct viommu_vm_stats sum = {};
 	struct viommu_drops drops;
-	char tmp[4096];
+	char tmp[PATH_MAX];
 	int n = 0, rc = 0;
 	FILE *f;
 
@@ -208,7 +253,7 @@ static int write_record(struct viommu_bpf *vb, double secs, int status)
 	json_object_object_add(root, "vms", vms);
 
 	/* Whole or nothing: write a temporary file, then rename it */
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", ropts.output, getpid());
+	tmp_name(tmp, sizeof(tmp), ropts.output);	/* fits: output_check() */
 	f = fopen(tmp, "w");
 	if (!f || fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY), f) < 0 ||
 	    fputc('\n', f) < 0 || fclose(f) || rename(tmp, ropts.output)) {
@@ -239,8 +284,14 @@ int cmd_record(int argc, char **argv)
 	pid_t child = 0;
 	double start, next_harvest;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	ropts = ropts_default;
+	if (argp_parse(&argp, argc, argv, cli_argp_flags, NULL, NULL))
 		return EXIT_USAGE;
+	if (cli_parse_only)
+		return 0;
+	exit_code = output_check(ropts.output);
+	if (exit_code)
+		return exit_code;
 	vb = viommu_bpf_open(false);
 	if (!vb)
 		return 1;

@@ -394,12 +394,11 @@ void snapshot_warn_denied(const struct snapshot *snap)
 	warned = true;
 	comm_of(snap->denied_pid, comm, sizeof(comm));
 	fprintf(stderr,
-		"viommu: warning: cannot read the open files of %d process%s (pid %d %s%s):\n"
-		"  VMs they made before the tool started are not shown. Reading another\n"
-		"  process's /proc/PID/fd and fdinfo needs ptrace read access (ptrace(2),\n"
-		"  PTRACE_MODE_READ): CAP_SYS_PTRACE, and CAP_DAC_READ_SEARCH for another\n"
-		"  user's processes. Run as root, or: setcap\n"
-		"  cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep $(which viommu)\n",
+		"viommu: warning: cannot read the open files of %d process%s (pid %d %s%s), so VMs "
+		"they made before the tool started are not shown: reading another process's "
+		"/proc/PID/fd and fdinfo needs ptrace read access (ptrace(2), PTRACE_MODE_READ): "
+		"CAP_SYS_PTRACE, and CAP_DAC_READ_SEARCH for another user's processes: run as root, "
+		"or setcap cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep $(which viommu)\n",
 		snap->denied, snap->denied == 1 ? "" : "es", snap->denied_pid, comm,
 		snap->denied > 1 ? ", ..." : "");
 }

@@ -168,7 +168,8 @@ static const char doc[] =
 "  viommu top --csv 1 3600     # an hour of CSV\n"
 "  viommu-top -p 1234 -s p99   # the VMs of pid 1234 (VMM or opener), by p99";
 
-static struct top_params params = { .interval = 1.0 };
+static const struct top_params params_default = { .interval = 1.0 };
+static struct top_params params;
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
@@ -183,20 +184,20 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		errno = 0;
 		p->count = strtol(arg, &end, 10);
 		if (errno || *end || p->count <= 0)
-			argp_error(state, "invalid count: %s", arg);
+			return usage_error(state, "invalid count: %s", arg);
 		break;
 	case 'd':
 		errno = 0;
 		p->interval = strtod(arg, &end);
 		if (errno || *end || p->interval <= 0 || p->interval > 86400)
-			argp_error(state, "invalid delay: %s", arg);
+			return usage_error(state, "invalid delay: %s", arg);
 		break;
 	case 's':
 		for (p->sort = 0; p->sort < SORT_KEYS; p->sort++)
 			if (!strcmp(arg, sort_names[p->sort]))
 				break;
 		if (p->sort == SORT_KEYS)
-			argp_error(state, "unknown sort key: %s", arg);
+			return usage_error(state, "unknown sort key: %s", arg);
 		break;
 	case 'x':
 		p->per_viommu = true;
@@ -211,7 +212,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return parse_interval_count(state, arg, &p->interval, &p->count);
 	case ARGP_KEY_END:
 		if (p->log + p->csv + common.json > 1)
-			argp_error(state, "--log, --csv and --json are exclusive: choose one");
+			return usage_error(state, "--log, --csv and --json are exclusive: choose one");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -1179,8 +1180,11 @@ int cmd_top(int argc, char **argv)
 	double start;
 	long n = 0, k = 0;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	params = params_default;
+	if (argp_parse(&argp, argc, argv, cli_argp_flags, NULL, NULL))
 		return EXIT_USAGE;
+	if (cli_parse_only)
+		return 0;
 	if (params.log)
 		params.output = OUT_LOG;
 	else if (params.csv)

@@ -11,10 +11,11 @@
 #include <bpf/libbpf.h>
 #include "viommu.h"
 
-static struct topo_opts {
+struct topo_opts {
 	bool watch;
 	struct viommu_events_opts events;	/* --watch: only object changes */
-} opts;
+};
+static struct topo_opts opts;
 
 static uint64_t lost_reported;
 
@@ -46,8 +47,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		opts.watch = true;
 		break;
 	case 'R':
-		opts.events.ringbuf_pages = parse_ringbuf_pages(state, arg);
-		break;
+		return parse_ringbuf_pages(state, arg, &opts.events.ringbuf_pages);
 	default:
 		/* argp itself rejects positional arguments nobody takes */
 		return ARGP_ERR_UNKNOWN;
@@ -396,8 +396,11 @@ int cmd_topo(int argc, char **argv)
 	struct snapshot snap;
 	int shown = 0, rc = 0;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	memset(&opts, 0, sizeof(opts));
+	if (argp_parse(&argp, argc, argv, cli_argp_flags, NULL, NULL))
 		return EXIT_USAGE;
+	if (cli_parse_only)
+		return 0;
 	if (access("/proc/self/fdinfo", R_OK)) {
 		fprintf(stderr, "viommu: /proc is not mounted\n");
 		return 1;

@@ -56,16 +56,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'i':
 		opts.events.viommu_id = strtoul(arg, &end, 10);
 		if (errno || *end || !opts.events.viommu_id)
-			argp_error(state, "invalid vIOMMU id: %s", arg);
+			return usage_error(state, "invalid vIOMMU id: %s", arg);
 		break;
 	case 'c':
 		opts.max_events = strtol(arg, &end, 10);
 		if (errno || *end || opts.max_events <= 0)
-			argp_error(state, "invalid count: %s", arg);
+			return usage_error(state, "invalid count: %s", arg);
 		break;
 	case 'R':
-		opts.events.ringbuf_pages = parse_ringbuf_pages(state, arg);
-		break;
+		return parse_ringbuf_pages(state, arg, &opts.events.ringbuf_pages);
 	case 'l':
 		opts.list = true;
 		break;
@@ -77,7 +76,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 }
 
 /* -R: a power of 2 pages, as the ring buffer map requires (trace, topo) */
-unsigned int parse_ringbuf_pages(struct argp_state *state, const char *arg)
+error_t parse_ringbuf_pages(struct argp_state *state, const char *arg,
+			    unsigned int *ringbuf_pages)
 {
 	unsigned long pages;
 	char *end;
@@ -85,8 +85,9 @@ unsigned int parse_ringbuf_pages(struct argp_state *state, const char *arg)
 	errno = 0;
 	pages = strtoul(arg, &end, 10);
 	if (errno || *end || !pages || (pages & (pages - 1)) || pages > 65536)
-		argp_error(state, "invalid page count (a power of 2 up to 65536): %s", arg);
-	return pages;
+		return usage_error(state, "invalid page count (a power of 2 up to 65536): %s", arg);
+	*ringbuf_pages = pages;
+	return 0;
 }
 
 /* How a field is printed: text and JSON */
@@ -390,8 +391,11 @@ int cmd_trace(int argc, char **argv)
 	struct viommu_bpf *vb;
 	int err = 0;
 
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	memset(&opts, 0, sizeof(opts));
+	if (argp_parse(&argp, argc, argv, cli_argp_flags, NULL, NULL))
 		return EXIT_USAGE;
+	if (cli_parse_only)
+		return 0;
 	if (opts.list) {
 		list_events();
 		return 0;

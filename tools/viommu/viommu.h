@@ -50,7 +50,24 @@ extern volatile sig_atomic_t exiting;
 #define OPT_JSON	0x1001
 #define OPT_PER_VIOMMU	0x1002
 #define OPT_MAX_VMS	0x1003
+/*
+ * glibc's argp has a hidden --HANG[=SECS] that sleeps (an hour by default,
+ * for debugging argp): "viommu top --HA" hung. A long option of the same
+ * name declared by the command comes first, so each command declares this
+ * one and refuses it (found by tests/fuzz/fuzz_cli.c).
+ */
+#define OPT_NO_HANG	0x1004
+#define NO_HANG_OPTION	{ "HANG", OPT_NO_HANG, "SECS", OPTION_HIDDEN | OPTION_ARG_OPTIONAL, NULL, 0 }
 extern const struct argp common_argp;
+/*
+ * argp_error() for option parsers, as "return usage_error(...)": it exits
+ * with EXIT_USAGE, or under ARGP_NO_EXIT (cli_argp_flags, for the fuzzer)
+ * returns EINVAL so argp_parse() stops there.
+ */
+error_t usage_error(const struct argp_state *state, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+extern unsigned int cli_argp_flags;	/* given to every argp_parse() */
+extern bool cli_parse_only;		/* commands return after parsing */
 int parse_interval_count(struct argp_state *state, const char *arg,
 			 double *interval, long *count);
 
@@ -206,7 +223,8 @@ const char *viommu_btf_override(void);
 void comm_of(int pid, char *buf, size_t len);
 
 /* --- trace.c: what topo --watch shares with trace --- */
-unsigned int parse_ringbuf_pages(struct argp_state *state, const char *arg);
+error_t parse_ringbuf_pages(struct argp_state *state, const char *arg,
+			    unsigned int *ringbuf_pages);
 struct json_object *trace_json_line(const char *type, double ts_unix_ms);
 double now_unix_ms(void);
 
