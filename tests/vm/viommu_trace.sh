@@ -94,7 +94,7 @@ stop drops
 # VM without room its vIOMMU alloc, 5 invalidations and destroy
 is "trace --json, vm_stats full: all 30 lines carry the drops, the VM without room its 7 updates" \
 	"$st $(jq -c .drops "$tmp/drops.out" | sort | uniq -c | awk '{ print $1, $2 }')" \
-	"0 30 {\"vm_stats\":7,\"viommu_stats\":0,\"viommu_lat\":0,\"fault_starts\":0,\"task_storage\":0,\"ringbuf\":0}"
+	"0 30 {\"vm_stats\":7,\"viommu_stats\":0,\"viommu_lat\":0,\"fault_starts\":0,\"task_storage\":0,\"ringbuf\":0,\"vm_idents\":0}"
 
 # --- the PID column is the tgid: invalidations from 2 threads of each VM ---
 launch text trace
