@@ -44,11 +44,11 @@ delay=()
 [ -n "${VIOMMU_PERF_DELAY_US:-}" ] && delay=(-D "$VIOMMU_PERF_DELAY_US")
 inval_secs=0.2 s2_unmaps=2000 faults=2000
 
-# The events viommu top attaches to: every one it needs but the
-# invalidation starts (the end events carry the start time).
-top_events=$(sed -n '/^static const char \*const required_events/,/^};/p' \
-		"$repo/tools/viommu/bpf.c" | grep -o '"iommufd_[a-z0-9_]*"' |
-		tr -d '"' | grep -v '_invalidate_start$')
+# The events viommu top attaches to: the tool's one list of event kinds,
+# as trace --list prints it (the invalidation starts are not in it: the
+# end events carry the start time).
+top_events=$("$viommu" trace --list | awk 'NR > 1 { sub(/^iommufd:/, "", $2); print $2 }')
+[ -n "$top_events" ] || { echo "measure.sh: viommu trace --list named no event" >&2; exit 1; }
 n_top_events=$(echo "$top_events" | wc -l)
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
