@@ -93,7 +93,12 @@ append+=" vm_results=$results"
 # Paths under the guest's tmpfs dirs that must stay visible (see vm-init.sh)
 append+=" vm_keep=$repo,$PWD,$cache"
 
-qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp "$cpus" -m "$mem"
+# VIOMMU_TCG_THREAD=single: one host thread for all vCPUs (the vCPUs take
+# turns), to tell a guest bug from a cross-modifying-code race of QEMU's
+# multi-threaded TCG (the int3 Oops seen while tools attach under load)
+accel=tcg
+[ -n "${VIOMMU_TCG_THREAD:-}" ] && accel="tcg,thread=$VIOMMU_TCG_THREAD"
+qemu=(qemu-system-x86_64 -accel "$accel" -cpu max -smp "$cpus" -m "$mem"
       -nodefaults -no-reboot -display none
       -kernel "$kernel" -append "$append"
       -fsdev "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap"
