@@ -42,11 +42,9 @@ static int nrecs;
 
 static void collect(void)
 {
-	free(recs);
-	nrecs = trace_read(&recs);
+	nrecs = trace_take(&recs);
 	if (nrecs < 0)
 		tap_bail("cannot read the trace buffer");
-	trace_clear();
 }
 
 static uint64_t f(const struct trace_rec *r, const char *key)
@@ -59,10 +57,7 @@ static uint64_t f(const struct trace_rec *r, const char *key)
 
 static const struct trace_rec *nth(const char *event, int i)
 {
-	for (int k = 0; k < nrecs; k++)
-		if (!strcmp(recs[k].event, event) && i-- == 0)
-			return &recs[k];
-	return NULL;
+	return trace_nth(recs, nrecs, event, i);
 }
 
 static uint64_t now_ns(void)

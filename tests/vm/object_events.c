@@ -35,11 +35,9 @@ static long page_size;
 /* Read the buffer anew and empty it, so each step sees its own events */
 static void collect(void)
 {
-	free(recs);
-	nrecs = trace_read(&recs);
+	nrecs = trace_take(&recs);
 	if (nrecs < 0)
 		tap_bail("cannot read the trace buffer");
-	trace_clear();
 }
 
 static int count(const char *class, const char *what)

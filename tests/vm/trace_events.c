@@ -37,11 +37,9 @@ static int nrecs;
 /* Read the buffer anew and empty it, so each step sees its own events */
 static void collect(void)
 {
-	free(recs);
-	nrecs = trace_read(&recs);
+	nrecs = trace_take(&recs);
 	if (nrecs < 0)
 		tap_bail("cannot read the trace buffer");
-	trace_clear();
 }
 
 static uint64_t f(const struct trace_rec *r, const char *key)
@@ -63,10 +61,7 @@ static int64_t fs(const struct trace_rec *r, const char *key)
 /* The i-th record of event, or NULL */
 static const struct trace_rec *nth(const char *event, int i)
 {
-	for (int k = 0; k < nrecs; k++)
-		if (!strcmp(recs[k].event, event) && i-- == 0)
-			return &recs[k];
-	return NULL;
+	return trace_nth(recs, nrecs, event, i);
 }
 
 /* The one record of event for vIOMMU id, or NULL if not exactly one */

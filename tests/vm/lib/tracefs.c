@@ -174,3 +174,24 @@ int trace_count(const struct trace_rec *recs, int n, const char *event)
 		c += !strcmp(recs[i].event, event);
 	return c;
 }
+
+const struct trace_rec *trace_nth(const struct trace_rec *recs, int n,
+				  const char *event, int i)
+{
+	for (int k = 0; k < n; k++)
+		if (!strcmp(recs[k].event, event) && i-- == 0)
+			return &recs[k];
+	return NULL;
+}
+
+int trace_take(struct trace_rec **recs)
+{
+	int n;
+
+	free(*recs);
+	*recs = NULL;
+	n = trace_read(recs);
+	if (n >= 0)
+		trace_clear();
+	return n;
+}

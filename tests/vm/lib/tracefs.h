@@ -45,5 +45,14 @@ bool trace_field_s64(const struct trace_rec *rec, const char *key,
 		     int64_t *val);
 /* How many records of event there are */
 int trace_count(const struct trace_rec *recs, int n, const char *event);
+/* The i-th record (from 0) of event, or NULL */
+const struct trace_rec *trace_nth(const struct trace_rec *recs, int n,
+				  const char *event, int i);
+/*
+ * Free *recs, read the buffer into it anew and empty the buffer, so that
+ * each step of a test sees its own events; returns the number of records,
+ * or -errno.
+ */
+int trace_take(struct trace_rec **recs);
 
 #endif
