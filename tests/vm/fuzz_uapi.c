@@ -58,6 +58,7 @@
 #include <linux/iommufd.h>
 #include "iommufd_test.h"
 #include "iommufd_mock.h"
+#include "../lib/seeded.h"
 #include "../lib/tap.h"
 
 #define NDEV		3
@@ -65,29 +66,6 @@
 #define VIOMMU_MIN	24	/* offsetofend(struct iommu_viommu_alloc, out_viommu_id) */
 #define FINDINGS_PER_AREA 4
 #define CLOSED_FD	999	/* an fd number that was open and is closed */
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-static unsigned int below(unsigned int n)
-{
-	return n ? rnd() % n : 0;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* --- what each area checked, and what disagreed --- */
 

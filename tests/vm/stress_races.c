@@ -47,6 +47,7 @@
 #include <linux/iommufd.h>
 #include "iommufd_test.h"
 #include "iommufd_mock.h"
+#include "../lib/seeded.h"
 
 #define MAX_VMMS	2048	/* VMMs over the whole run */
 #define MAX_READERS	8
@@ -99,29 +100,6 @@ struct shared {
 };
 
 static struct shared *sh;
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64*: reproducible from the printed seed */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-static unsigned int below(unsigned int n)
-{
-	return n ? rnd() % n : 0;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* --- one VMM --- */
 
