@@ -707,22 +707,33 @@ static void fmt_opener(char *buf, size_t len, const struct top_row *r)
 		snprintf(buf, len, "-");
 }
 
+/* The text cells a VM's row shares between the screen and the log */
+struct row_cells {
+	char opener[16], p50[16], p99[16], max[16], fan[16];
+};
+
+static void fmt_cells(struct row_cells *c, const struct top_row *r)
+{
+	fmt_opener(c->opener, sizeof(c->opener), r);
+	fmt_us(c->p50, sizeof(c->p50), pct_us(&r->inv, 50));
+	fmt_us(c->p99, sizeof(c->p99), pct_us(&r->inv, 99));
+	fmt_us(c->max, sizeof(c->max), max_us(r));
+	if (r->fanout >= 0)
+		snprintf(c->fan, sizeof(c->fan), "%.1f", r->fanout);
+	else
+		snprintf(c->fan, sizeof(c->fan), "-");
+}
+
 static void format_row(char *line, size_t len, const struct top_row *r)
 {
-	char opener[16], vmids[64], p50[16], p99[16], max[16], fan[16];
+	struct row_cells c;
+	char vmids[64];
 
-	fmt_opener(opener, sizeof(opener), r);
+	fmt_cells(&c, r);
 	fmt_vmids(vmids, sizeof(vmids), r);
-	fmt_us(p50, sizeof(p50), pct_us(&r->inv, 50));
-	fmt_us(p99, sizeof(p99), pct_us(&r->inv, 99));
-	fmt_us(max, sizeof(max), max_us(r));
-	if (r->fanout >= 0)
-		snprintf(fan, sizeof(fan), "%.1f", r->fanout);
-	else
-		snprintf(fan, sizeof(fan), "-");
-	snprintf(line, len, ROW_FMT, r->ictx_id, row_pid(r), r->comm, opener,
-		 r->viommus, vmids, r->inv_rate, r->err_rate, p50, p99, max,
-		 r->s2_rate, fan, r->fault_rate, (unsigned long)r->lost);
+	snprintf(line, len, ROW_FMT, r->ictx_id, row_pid(r), r->comm, c.opener,
+		 r->viommus, vmids, r->inv_rate, r->err_rate, c.p50, c.p99, c.max,
+		 r->s2_rate, c.fan, r->fault_rate, (unsigned long)r->lost);
 }
 
 /* A vIOMMU under its VM: its id, VMID, rate, p50/p99, vEVENTs lost */
@@ -776,7 +787,7 @@ static void print_batch(const struct frame *f, const struct top_params *p)
 
 static void print_log(const struct frame *f, long n)
 {
-	char opener[16], p50[16], p99[16], max[16], fan[16];
+	struct row_cells c;
 
 	if (n % LOG_HEADER_EVERY == 0)
 		printf(LOG_HEADER_FMT, "TIME", "VM", "PID", "COMM", "OPENER", "INV/s", "ERR/s",
@@ -784,17 +795,10 @@ static void print_log(const struct frame *f, long n)
 	for (int i = 0; i < f->nrows; i++) {
 		const struct top_row *r = &f->rows[i];
 
-		fmt_opener(opener, sizeof(opener), r);
-		fmt_us(p50, sizeof(p50), pct_us(&r->inv, 50));
-		fmt_us(p99, sizeof(p99), pct_us(&r->inv, 99));
-		fmt_us(max, sizeof(max), max_us(r));
-		if (r->fanout >= 0)
-			snprintf(fan, sizeof(fan), "%.1f", r->fanout);
-		else
-			snprintf(fan, sizeof(fan), "-");
-		printf(LOG_ROW_FMT, f->stamp, r->ictx_id, row_pid(r), r->comm, opener, r->inv_rate,
-		       r->err_rate, p50, p99, max, r->s2_rate, fan, r->fault_rate,
-		       (unsigned long)r->lost);
+		fmt_cells(&c, r);
+		printf(LOG_ROW_FMT, f->stamp, r->ictx_id, row_pid(r), r->comm, c.opener,
+		       r->inv_rate, r->err_rate, c.p50, c.p99, c.max, r->s2_rate, c.fan,
+		       r->fault_rate, (unsigned long)r->lost);
 	}
 	fflush(stdout);
 }
