@@ -14,6 +14,15 @@
 set -u
 insmod "${TEST_KBUILD:?}/drivers/misc/lkdtm/lkdtm.ko" || exit 1
 crash=/sys/kernel/debug/provoke-crash/DIRECT
+# reported PATTERN: wait up to 30 s for the kernel log to show PATTERN
+reported() {
+	i=0
+	while ! dmesg | grep -Eq "$1"; do
+		i=$((i + 1))
+		[ $i -lt 60 ] || { echo "provoke.sh: no '$1' after 30 s" >&2; return 1; }
+		sleep 0.5
+	done
+}
 case ${1:-} in
 survivable)
 	# Report quickly: soft lockup after 2 x 2 s, RCU stall after 3 s, a
@@ -25,13 +34,22 @@ survivable)
 	for t in WARNING ARRAY_BOUNDS CORRUPT_LIST_ADD KFENCE_READ_AFTER_FREE; do
 		echo "$t" > $crash
 	done
+	# One at a time, each started once the one before has been reported:
+	# the soft lockup takes a CPU for good, and with SPINLOCKUP's leaked
+	# preempt count it can leave khungtaskd no CPU to report the hung task
+	# on (seen once in CI). Each wait is bounded; a report that never comes
+	# fails the check that looks for it, not this script.
+	sh -c "echo HUNG_TASK > $crash" &
+	reported 'INFO: task .* blocked for more than'
 	# Returns to user space holding a spinlock: a lockdep report
 	sh -c "echo SPINLOCKUP > $crash" &
-	sh -c "echo HUNG_TASK > $crash" &
+	reported 'lock held when returning to user space'
 	# Spins with preemption off: a soft lockup and an RCU stall
 	sh -c "echo SOFTLOCKUP > $crash" &
-	# The reports come on their own timers; 12 s is several of each.
-	sleep 12
+	reported 'soft lockup - CPU'
+	reported 'detected stall'
+	# let the console catch up with the log before the VM powers off
+	sleep 2
 	;;
 fatal)
 	echo BUG > $crash
