@@ -93,11 +93,18 @@ append+=" vm_results=$results"
 # Paths under the guest's tmpfs dirs that must stay visible (see vm-init.sh)
 append+=" vm_keep=$repo,$PWD,$cache"
 
-# VIOMMU_TCG_THREAD=single: one host thread for all vCPUs (the vCPUs take
-# turns), to tell a guest bug from a cross-modifying-code race of QEMU's
-# multi-threaded TCG (the int3 Oops seen while tools attach under load)
-accel=tcg
-[ -n "${VIOMMU_TCG_THREAD:-}" ] && accel="tcg,thread=$VIOMMU_TCG_THREAD"
+# One host thread runs all the vCPUs (they take turns; the guest is still
+# SMP). QEMU 7.2's multi-threaded TCG can run a stale translation of code
+# another vCPU has just patched: a tracepoint's call site rewritten by
+# text_poke_bp() while a tool attaches, executed as the temporary int3, an
+# "Oops: int3" the guest kernel did not cause. QEMU 8.1 reworked the
+# locking around translation for this ("accel/tcg: Always lock pages
+# before translation"); Debian 12 ships 7.2.
+# Measured here: tracepoint churn under load (scripts/tcg-textpoke-race.sh)
+# took that Oops in 1 of 3 two-minute runs multi-threaded, none in 3
+# single-threaded; the whole suite once in about 6 runs. Single costs
+# about 1.4x in wall time. VIOMMU_TCG_THREAD=multi runs one thread per vCPU.
+accel="tcg,thread=${VIOMMU_TCG_THREAD:-single}"
 qemu=(qemu-system-x86_64 -accel "$accel" -cpu max -smp "$cpus" -m "$mem"
       -nodefaults -no-reboot -display none
       -kernel "$kernel" -append "$append"
