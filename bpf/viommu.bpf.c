@@ -905,7 +905,8 @@ static __always_inline int on_fault(u64 *ctx, bool btf, u32 kind)
 	e = event_new(VIOMMU_EV_FAULT, ictx_id, opener, 0,
 		      READ(btf, idev, obj.id));
 	if (e) {
-		e->arg[0] = ctx[3];
+		/* the guest's ID of the device, when the kernel knows one */
+		e->arg[0] = ctx[4] ? ctx[3] : VIOMMU_ID_NONE;
 		e->arg[1] = READ(btf, group, last_fault.fault.prm.grpid);
 		e->arg[2] = READ(btf, group, last_fault.fault.prm.pasid);
 		bpf_ringbuf_submit(e, 0);

@@ -333,7 +333,8 @@ struct viommu_start_key {
 	  "iommufd_vevent_report",						\
 	  ("viommu", "type", "virt_id", "veventq", "outcome"))		\
 	X(FAULT, "fault", iommufd_fault_deliver, on_fault, 0,		\
-	  "iommufd_fault_deliver", ("fault", "idev", "group", "virt_id"))	\
+	  "iommufd_fault_deliver",						\
+	  ("fault", "idev", "group", "virt_id", "virt_id_valid"))		\
 	X(FAULT_RESPONSE, "fault_response", iommufd_fault_respond,		\
 	  on_fault_response, VIOMMU_EVF_LATENCY, "iommufd_fault_respond",	\
 	  ("fault", "idev", "group", "code"))
@@ -354,6 +355,13 @@ struct viommu_start_key {
 
 /* (a, b) -> a, b: the args column of the lists above */
 #define VIOMMU_UNPAREN(...)	__VA_ARGS__
+
+/*
+ * An id that is not there: all ones, as the kernel marks a vEVENT about
+ * no single device; the BPF side also records a fault's virt_id this way
+ * when the kernel says it has none (virt_id_valid 0)
+ */
+#define VIOMMU_ID_NONE	(~0ULL)
 
 /* Every record the trace ring buffer carries */
 enum viommu_event_kind {

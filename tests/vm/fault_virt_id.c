@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * fault_virt_id - an IO page fault message carries the vDEVICE's virt_id
- * (IOMMU_PGFAULT_FLAGS_VIRT_ID_VALID) when the device has a vDEVICE, and is
- * unchanged for a device without one. Runs in the test VM (mock driver).
+ * (IOMMU_PGFAULT_FLAGS_VIRT_ID_VALID) when the fault queue asked for it
+ * (IOMMU_FAULT_QUEUE_ALLOC_VIRT_ID) and the fault came through a nested HWPT
+ * on that vDEVICE's vIOMMU; every other message is what it was before the
+ * series. Runs in the test VM (mock driver).
  */
 #include <errno.h>
 #include <string.h>
@@ -35,19 +37,23 @@ static int fault_roundtrip(int fd, int fault_fd, uint32_t idev_id,
 
 int main(void)
 {
-	uint32_t ioas, s2, viommu, vdev, fault_id, nested, plain;
+	uint32_t ioas, s2, viommu, vdev, fault_id, plain_id, nested, plain, unused;
 	struct iommu_hwpt_pgfault msg;
 	struct mock_dev dev, bare;
-	int fd, fault_fd;
+	int fd, fault_fd, plain_fd, unused_fd;
 
-	tap_plan(10);
+	tap_plan(13);
 	fd = mock_open();
 	if (fd < 0 || mock_ioas_alloc(fd, &ioas) ||
 	    mock_dev_add(fd, ioas, 0, &dev) || mock_dev_add(fd, ioas, 0, &bare) ||
 	    mock_nest_parent_alloc(fd, dev.idev_id, ioas, &s2) ||
 	    mock_viommu_alloc(fd, dev.idev_id, s2, &viommu) ||
-	    mock_fault_alloc(fd, &fault_id, &fault_fd))
-		tap_bail("cannot set up the mock devices");
+	    mock_fault_alloc_flags(fd, IOMMU_FAULT_QUEUE_ALLOC_VIRT_ID, &fault_id,
+				   &fault_fd) ||
+	    mock_fault_alloc(fd, &plain_id, &plain_fd))
+		tap_bail("cannot set up the mock devices and the fault queues");
+	tap_is(mock_fault_alloc_flags(fd, 1 << 1, &unused, &unused_fd), -EOPNOTSUPP,
+	       "a fault queue flag the kernel does not know: EOPNOTSUPP");
 
 	/* A device with a vDEVICE, behind a nested HWPT on its vIOMMU */
 	if (mock_vdevice_alloc(fd, viommu, dev.idev_id, VIRT_ID, &vdev) ||
@@ -61,6 +67,29 @@ int main(void)
 	tap_is(msg.virt_id, VIRT_ID, "virt_id is the vDEVICE's");
 	tap_is(msg.dev_id, dev.idev_id, "dev_id is still the host device id");
 	tap_is(msg.grpid, GRPID, "grpid as raised");
+
+	/* The same device and vIOMMU, on a queue that did not ask */
+	if (mock_dev_replace(fd, dev.stdev_id, ioas) || mock_destroy(fd, nested) ||
+	    mock_nested_alloc(fd, dev.idev_id, viommu, plain_id, &nested) ||
+	    mock_dev_replace(fd, dev.stdev_id, nested))
+		tap_bail("cannot attach the device to a HWPT of the plain queue");
+	tap_ok(fault_roundtrip(fd, plain_fd, dev.idev_id, &msg) == 0 &&
+	       msg.flags == IOMMU_PGFAULT_FLAGS_LAST_PAGE && msg.virt_id == 0,
+	       "a queue allocated without IOMMU_FAULT_QUEUE_ALLOC_VIRT_ID: the old message (flags 0x%x virt_id 0x%x)",
+	       msg.flags, msg.virt_id);
+
+	/*
+	 * The device keeps its vDEVICE, but faults through a nested HWPT on
+	 * the bare nesting parent: no guest knows it by that virt_id there
+	 */
+	if (mock_dev_replace(fd, dev.stdev_id, ioas) || mock_destroy(fd, nested) ||
+	    mock_nested_alloc(fd, dev.idev_id, s2, fault_id, &nested) ||
+	    mock_dev_replace(fd, dev.stdev_id, nested))
+		tap_bail("cannot attach the device to a nested HWPT on the S2");
+	tap_ok(fault_roundtrip(fd, fault_fd, dev.idev_id, &msg) == 0 &&
+	       msg.flags == IOMMU_PGFAULT_FLAGS_LAST_PAGE && msg.virt_id == 0,
+	       "a vDEVICE, but a nested HWPT on the bare S2: no virt_id (flags 0x%x virt_id 0x%x)",
+	       msg.flags, msg.virt_id);
 
 	/*
 	 * A device without a vDEVICE, behind a nested HWPT on the plain
@@ -85,6 +114,7 @@ int main(void)
 	tap_ok(fault_roundtrip(fd, fault_fd, dev.idev_id, &msg) == 0 &&
 	       !(msg.flags & IOMMU_PGFAULT_FLAGS_VIRT_ID_VALID) && msg.virt_id == 0,
 	       "after its vDEVICE is destroyed, the device's faults carry no virt_id");
+	close(plain_fd);
 	close(fault_fd);
 	close(fd);
 	return tap_done();

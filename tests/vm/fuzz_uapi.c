@@ -176,6 +176,7 @@ struct viommu_m {
 static struct {
 	int fd, fault_fd, vm_fd, kvm_dev_fd, pipe_fd[2], file_fd;
 	uint32_t ioas, auto_hwpt, s2, fault;
+	bool fault_virt_id;		/* the queue has IOMMU_FAULT_QUEUE_ALLOC_VIRT_ID */
 	struct mock_dev dev[NDEV];
 	/* what each device is attached to (0: the S2) and its vDEVICE */
 	uint32_t attached[NDEV];
@@ -652,9 +653,14 @@ static void step_fault(void)
 	/* device 0 stays on the automatic domain, which has no fault queue */
 	if (!d || !c.attached[d])
 		return;
-	/* "a device that has a vDEVICE": whichever HWPT it faults through */
+	/*
+	 * On a queue that asked for it, when the device faults through the
+	 * nested HWPT of the vIOMMU that holds its vDEVICE
+	 */
 	for (int i = 0; i < c.nv; i++)
-		if (c.v[i].vdev && c.v[i].vdev_dev == d && c.v[i].virt_id <= UINT32_MAX) {
+		if (c.fault_virt_id && c.v[i].vdev && c.v[i].vdev_dev == d &&
+		    c.v[i].nested && c.attached[d] == c.v[i].nested &&
+		    c.v[i].virt_id <= UINT32_MAX) {
 			want_virt = true;
 			virt_id = c.v[i].virt_id;
 		}
@@ -782,6 +788,10 @@ int main(int argc, char **argv)
 	printf("# seed %llu (fuzz_uapi -s %llu reproduces it), up to %d s\n",
 	       (unsigned long long)seed, (unsigned long long)seed, secs);
 
+	/* the seed decides whether the fault queue asks for virt_ids */
+	c.fault_virt_id = below(2);
+	printf("# fault queue %s IOMMU_FAULT_QUEUE_ALLOC_VIRT_ID\n",
+	       c.fault_virt_id ? "with" : "without");
 	/* the context, and fds of every other kind for kvm_fd */
 	c.fd = mock_open();
 	c.vm_fd = kvm_vm_create();
@@ -805,7 +815,9 @@ int main(int argc, char **argv)
 			tap_bail("cannot add a mock device");
 	c.auto_hwpt = c.dev[0].hwpt_id;
 	if ((rc = mock_nest_parent_alloc(c.fd, c.dev[0].idev_id, c.ioas, &c.s2)) ||
-	    (rc = mock_fault_alloc(c.fd, &c.fault, &c.fault_fd)))
+	    (rc = mock_fault_alloc_flags(c.fd, c.fault_virt_id ?
+					 IOMMU_FAULT_QUEUE_ALLOC_VIRT_ID : 0,
+					 &c.fault, &c.fault_fd)))
 		tap_bail("cannot make the S2 and the fault queue");
 	/* device 0 keeps the automatic domain, the others go to the S2 */
 	for (int i = 0; i < NDEV; i++)

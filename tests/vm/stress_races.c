@@ -320,8 +320,9 @@ static void vmm_step(struct vmm *m)
 	case 5:	/* a fault queue, or one no nested HWPT uses goes */
 		f = below(MAX_FAULTQ);
 		if (!m->faultq[f]) {
-			MUST(m, C_FAULTQ, 1, mock_fault_alloc(m->fd, &m->faultq[f],
-							      &m->faultq_fd[f]));
+			MUST(m, C_FAULTQ, 1,
+			     mock_fault_alloc_flags(m->fd, IOMMU_FAULT_QUEUE_ALLOC_VIRT_ID,
+						    &m->faultq[f], &m->faultq_fd[f]));
 			break;
 		}
 		for (int i = 0; i < SLOTS; i++)

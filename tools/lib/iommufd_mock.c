@@ -259,7 +259,13 @@ int mock_trigger_vevent(int fd, uint32_t idev_id)
 
 int mock_fault_alloc(int fd, uint32_t *fault_id, int *fault_fd)
 {
-	struct iommu_fault_alloc cmd = { .size = sizeof(cmd) };
+	return mock_fault_alloc_flags(fd, 0, fault_id, fault_fd);
+}
+
+int mock_fault_alloc_flags(int fd, uint32_t flags, uint32_t *fault_id,
+			   int *fault_fd)
+{
+	struct iommu_fault_alloc cmd = { .size = sizeof(cmd), .flags = flags };
 	int rc = xioctl(fd, IOMMU_FAULT_QUEUE_ALLOC, &cmd);
 
 	if (!rc) {

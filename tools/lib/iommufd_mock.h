@@ -48,6 +48,9 @@ int mock_veventq_alloc(int fd, uint32_t viommu_id, uint32_t depth,
 		       uint32_t *veventq_id, int *veventq_fd);
 int mock_trigger_vevent(int fd, uint32_t idev_id);
 int mock_fault_alloc(int fd, uint32_t *fault_id, int *fault_fd);
+/* The same with IOMMU_FAULT_QUEUE_ALLOC flags (IOMMU_FAULT_QUEUE_ALLOC_VIRT_ID) */
+int mock_fault_alloc_flags(int fd, uint32_t flags, uint32_t *fault_id,
+			   int *fault_fd);
 /* Raise an IOPF on idev_id; the caller reads and answers it on fault_fd */
 int mock_trigger_iopf(int fd, uint32_t idev_id, uint32_t pasid,
 		      uint32_t grpid);

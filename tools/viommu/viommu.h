@@ -146,8 +146,6 @@ enum iommufd_type_class {
 /* The uAPI name of a type ("selftest", "arm_smmuv3"), or its number */
 const char *iommufd_type_name(enum iommufd_type_class cls, uint64_t type,
 			      char *buf, size_t len);
-/* Ids the kernel marks "none" with all ones (-1 as s64) */
-#define VIOMMU_ID_NONE	UINT64_MAX
 /* JSON: an id as an unsigned number, or null for VIOMMU_ID_NONE */
 struct json_object *json_id(uint64_t id);
 /* Wall-clock milliseconds of a bpf_ktime_get_ns() time (CLOCK_MONOTONIC) */
