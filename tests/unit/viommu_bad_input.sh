@@ -127,4 +127,5 @@ run nobody --inh-caps=-all "$viommu" record -o "$tmp/roots/run.json" -d 1
 row "record -o in another user's directory (not root)" 1 "cannot write $tmp/roots/run.json: Permission denied"
 is "no file left behind by the refused records" "$(ls -A "$tmp/roots" "$tmp/a-directory" | tr '\n' ' ')" \
 	"$tmp/a-directory:  $tmp/roots: "
+tap_figures
 tap_done
