@@ -7,12 +7,8 @@
 # and how to get it right, nothing on stdout, no file left behind.
 set -uo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-viommu=$repo/build/viommu
-make -s -C "$repo" tools >&2 || { echo "1..1"; echo "not ok 1 - build viommu"; exit 1; }
-tmp=$(mktemp -d)
+. "$(dirname "$0")/../lib/unit_tool.sh"
 chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
 rec=$repo/tests/fuzz/corpus/record
 
 # row NAME WANT_RC STDERR_REGEX... : the last run's status, a single stderr
