@@ -33,5 +33,6 @@ san_done() {
 		tap_result 1 "sanitizer: the ASan + UBSan build ran the tests without a report" \
 			"$(head -n 40 "${reports[@]}")"
 	fi
+	tap_figures "sanitizer reports ${#reports[@]}"
 	rm -rf "$san_dir"
 }

@@ -39,6 +39,13 @@ want: '$3'"
 
 skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP $2"; }
 
+# tap_figures [MORE]: one "# figures:" line of what the suite did (its
+# results, failures, seconds so far, and MORE), so the README's
+# reliability table can be derived again from any run's TAP
+tap_figures() {
+	echo "# figures: $tap_n results, $tap_failed failed, ${SECONDS} s${1:+, $1}"
+}
+
 tap_done() {
 	[ "$tap_n" -eq "$tap_planned" ] || echo "# planned $tap_planned, ran $tap_n"
 	[ "$tap_failed" -eq 0 ] && [ "$tap_n" -eq "$tap_planned" ]

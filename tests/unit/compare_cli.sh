@@ -8,11 +8,7 @@
 # percentile change by exactly +100 % and +100 us.
 set -uo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-viommu=$repo/build/viommu
-make -s -C "$repo" tools >&2 || { echo "1..1"; echo "not ok 1 - build viommu"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/unit_tool.sh"
 
 # record N NS BUCKET: N samples of NS ns in log-linear bucket BUCKET
 # (docs/viommu.8, RECORDS: 100 us is bucket 116, 200 us bucket 124)

@@ -5,11 +5,7 @@
 # each viommu command is documented in its page.
 set -uo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-viommu=${VIOMMU_TOOL:-$repo/build/viommu}
-make -s -C "$repo" tools >&2 || { echo "1..1"; echo "not ok 1 - build viommu"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/unit_tool.sh"
 
 # documented PAGE OPTION...: the options ("--long" or "-x") PAGE lacks
 # (groff writes "-" as "\-")

@@ -7,12 +7,8 @@
 # and how to get it right, nothing on stdout, no file left behind.
 set -uo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-viommu=$repo/build/viommu
-make -s -C "$repo" tools >&2 || { echo "1..1"; echo "not ok 1 - build viommu"; exit 1; }
-tmp=$(mktemp -d)
+. "$(dirname "$0")/../lib/unit_tool.sh"
 chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
 rec=$repo/tests/fuzz/corpus/record
 
 # row NAME WANT_RC STDERR_REGEX... : the last run's status, a single stderr
@@ -127,4 +123,5 @@ run nobody --inh-caps=-all "$viommu" record -o "$tmp/roots/run.json" -d 1
 row "record -o in another user's directory (not root)" 1 "cannot write $tmp/roots/run.json: Permission denied"
 is "no file left behind by the refused records" "$(ls -A "$tmp/roots" "$tmp/a-directory" | tr '\n' ' ')" \
 	"$tmp/a-directory:  $tmp/roots: "
+tap_figures
 tap_done

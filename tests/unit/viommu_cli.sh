@@ -4,11 +4,7 @@
 # kernel (no iommufd trace events) it names every missing event.
 set -uo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-viommu=$repo/build/viommu
-make -s -C "$repo" tools >&2 || { echo "1..1"; echo "not ok 1 - build viommu"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/unit_tool.sh"
 
 tap_plan 13
 "$viommu" > /dev/null 2>&1

@@ -6,11 +6,7 @@
 # and viommu(8) documents exactly those events with those fields.
 set -uo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-viommu=${VIOMMU_TOOL:-$repo/build/viommu}
-make -s -C "$repo" tools >&2 || { echo "1..1"; echo "not ok 1 - build viommu"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/unit_tool.sh"
 
 tap_plan 5
 # EVENT TRACEPOINT FIELDS...: one line per kind, after the header

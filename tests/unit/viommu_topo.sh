@@ -9,11 +9,7 @@
 # real /proc, the warning when another user's open files cannot be read.
 set -uo pipefail
 . "$(dirname "$0")/../lib/tap.sh"
-repo=$(cd "$(dirname "$0")/../.." && pwd)
-viommu=${VIOMMU_TOOL:-$repo/build/viommu}
-make -s -C "$repo" tools >&2 || { echo "1..1"; echo "not ok 1 - build viommu"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/../lib/unit_tool.sh"
 
 # The fdinfo format: Documentation/userspace-api/iommufd.rst, "Objects in fdinfo"
 proc=$tmp/proc

@@ -770,7 +770,7 @@ int main(int argc, char **argv)
 	bool fi;
 	pid_t reader;
 	FILE *rp;
-	double end;
+	double start, end, ran;
 	char when[64];
 
 	while ((opt = getopt(argc, argv, "s:d:n:")) != -1) {
@@ -831,7 +831,8 @@ int main(int argc, char **argv)
 	check_fdinfo("setting up");
 	reader = start_reader(&reader_pipe);
 
-	end = now() + secs;
+	start = now();
+	end = start + secs;
 	while (now() < end && (int)steps < maxops) {
 		bool inject = fi && !below(3);
 		int what = below(10);
@@ -852,6 +853,7 @@ int main(int argc, char **argv)
 		}
 		check_fdinfo(when);
 	}
+	ran = now() - start;
 
 	/* everything goes; the context is then empty of what the steps made */
 	for (int i = 0; i < NDEV; i++) {
@@ -899,10 +901,10 @@ int main(int argc, char **argv)
 		reader_bad = 1;
 	waitpid(reader, NULL, 0);
 
-	printf("# %lu steps: %lu IOMMU_VIOMMU_ALLOC, %lu child allocations, %lu destroys, "
+	printf("# %lu steps in %.0f s: %lu IOMMU_VIOMMU_ALLOC, %lu child allocations, %lu destroys, "
 	       "%lu fault reads, %lu fault answers, %lu allocations failed on purpose, "
 	       "%lu fdinfo checks, %lu fdinfo reads by the other process\n",
-	       steps, ops[A_VIOMMU] + injected, ops[A_CHILD], ops[A_DESTROY],
+	       steps, ran, ops[A_VIOMMU] + injected, ops[A_CHILD], ops[A_DESTROY],
 	       ops[A_FAULT_READ], ops[A_FAULT_RESP], injected, fdinfo_reads, reader_reads);
 	tap_ok(!bad[A_VIOMMU] && ops[A_VIOMMU],
 	       "IOMMU_VIOMMU_ALLOC: the documented errno each time (%lu of %lu differ)",

@@ -29,6 +29,7 @@ for file; do
 		continue
 	fi
 	lost=$(sed -n '1s/^lost //p' "$file")
+	echo "# figures: $run: $(($(wc -l < "$file") - 1)) alloc and destroy events"
 	result "$([ "${lost:-x}" = 0 ] && echo 1)" "$run: no event lost (${lost:-?})"
 	# One pass: keep the live set, count what breaks it
 	read -r orphan twice left < <(awk '

@@ -139,7 +139,7 @@ run_suite() { # NAME SECONDS COMMAND...
 # on; the object alloc/destroy events seen go to $VM_RESULTS/NAME.objects
 # ("event ictx id" a line, after a "lost N" line) for object_pairing.sh
 iommufd_trace() {
-	local inst=/sys/kernel/tracing/instances/viommu-run rc lost=0 cpu n
+	local inst=/sys/kernel/tracing/instances/viommu-run rc lost=0 cpu n start
 	local objects=$VM_RESULTS/$1.objects
 	shift
 	rm -f "$objects"
@@ -156,8 +156,10 @@ iommufd_trace() {
 	fi
 	# shellcheck disable=SC2064 # $inst is local: expand it now
 	trap "echo 0 > '$inst/events/iommufd/enable'; rmdir '$inst'" EXIT
+	start=$SECONDS
 	"$@"
 	rc=$?
+	echo "# figures: the selftest ran $((SECONDS - start)) s, exit $rc"
 	echo 0 > "$inst/events/iommufd/enable"
 	for cpu in "$inst"/per_cpu/cpu*; do
 		n=$(sed -n 's/^overrun: //p' "$cpu/stats")

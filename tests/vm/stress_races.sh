@@ -231,4 +231,5 @@ if [ "$traced" = 1 ]; then
 else
 	tap_result 1 "every object allocated was destroyed" "cannot set up the tracing instance $inst"
 fi
+tap_figures "seed $seed"
 tap_done

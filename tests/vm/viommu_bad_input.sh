@@ -113,4 +113,5 @@ umount "$tmp/full"
 # trace -R and topo --watch checks of viommu_trace.sh and viommu_tool.sh.
 skip "iommufd as a module that is not loaded: says which module to load" \
 	"the test kernel has IOMMUFD=y and no kernel with it as a module is built (the tool reads vmlinux BTF only)"
+tap_figures
 tap_done
