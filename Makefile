@@ -50,7 +50,7 @@ VM_PROGS := $(OUT)/tests/trace_viommu $(OUT)/tests/trace_events \
 	    $(OUT)/tests/vmm_attribution \
 	    $(OUT)/tests/viommu_churn $(OUT)/tests/attrib_vm $(OUT)/tests/trace_edges \
 	    $(OUT)/tests/event_durations $(OUT)/tests/scripted_vm $(OUT)/tests/stress_races \
-	    $(OUT)/tests/fuzz_uapi
+	    $(OUT)/tests/fuzz_uapi $(OUT)/tests/s2_paths
 MOCK_LIB := tools/lib/iommufd_mock.c
 TRACEFS_LIB := tests/vm/lib/tracefs.c
 BENCH_PROGS := $(OUT)/bench/empty_attach $(OUT)/bench/empty_attach.bpf.o

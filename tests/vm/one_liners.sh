@@ -30,8 +30,8 @@
 # as many samples, each within one log2 bucket). From tracefs,
 # which records the events in an instance of its own, a vm unit also has
 # inval_us (duration_ns / 1000 of its guest invalidations), iopf_us (its IO
-# page faults' delivery to response) and nr_viommus_traced (of its S2
-# invalidations), the run unit entries_traced (of every guest
+# page faults' delivery to response) and vmid_fanout_traced (the VMID
+# invalidations between each S2 start and end of its VMM), the run unit entries_traced (of every guest
 # invalidation before any also= program ran).
 # also=PROG (a program in $TEST_BIN) runs after the load, when every other
 # one-liner has stopped: a load only this one sees.
@@ -133,6 +133,20 @@ for e in evs:
         break
     phase1.append(e)
 
+# per VM: the VMID invalidations inside each S2 start/end (a VMM's unmaps
+# run one at a time: its starts and ends nest, one pair per nesting parent)
+fanout, s2_open, s2_n = collections.defaultdict(list), {}, {}
+for e in phase1:
+    o = e.get('owner')
+    if e['event'] == 'iommufd_s2_invalidate_start':
+        s2_n[o] = s2_n.get(o, 0) if s2_open.get(o) else 0
+        s2_open[o] = s2_open.get(o, 0) + 1
+    elif e['event'] == 'iommufd_viommu_vmid_invalidate' and s2_open.get(o):
+        s2_n[o] += 1
+    elif e['event'] == 'iommufd_s2_invalidate_end' and s2_open.get(o):
+        s2_open[o] -= 1
+        if not s2_open[o]:
+            fanout[o].append(s2_n[o])
 # per VM: guest invalidation durations and IOPF response times, from tracefs
 inval_us, iopf_us, delivered = collections.defaultdict(list), collections.defaultdict(list), {}
 for e in evs:
@@ -153,8 +167,7 @@ for v in vms:
         u[k] = sum(w[k] for w in viommus if w['pid'] == v['pid'])
     u['vmid_invals'] = u['s2_unmaps'] * u['viommus']
     u['inval_us'], u['iopf_us'] = inval_us[v['pid']], iopf_us[v['pid']]
-    u['nr_viommus_traced'] = [e['nr_viommus'] for e in phase1 if e['event'] ==
-                              'iommufd_s2_invalidate_start' and e['owner'] == v['pid']]
+    u['vmid_fanout_traced'] = fanout[v['pid']]
     vm_units.append(u)
 units = {
     'vm': vm_units,

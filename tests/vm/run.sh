@@ -78,6 +78,7 @@ suites() {
 	$each fault_virt_id 120 "$TEST_BIN/fault_virt_id"
 	$each trace_edges 120 "$TEST_BIN/trace_edges"
 	$each event_durations 120 "$TEST_BIN/event_durations"
+	$each s2_paths 120 "$TEST_BIN/s2_paths"
 	# issue 15: the uAPI fuzzed under allocation failures (45 s of steps),
 	# then VMMs, fdinfo readers, SIGKILLs and the tool racing (40 s)
 	$each fuzz_uapi 180 "$TEST_BIN/fuzz_uapi" -d 45

@@ -364,9 +364,8 @@ int main(void)
 			const struct trace_rec *e = nth("iommufd_s2_invalidate_end", 0);
 
 			tap_ok(count("iommufd_s2_invalidate_start") == 1 && s && f(s, "hwpt") == s2 &&
-			       f(s, "iova") == 0 && f(s, "length") == UINT64_MAX &&
-			       f(s, "nr_viommus") == 2,
-			       "S2 start: iova 0, length 0xffffffffffffffff (unmap-all, as asked), 2 vIOMMUs");
+			       f(s, "iova") == 0 && f(s, "length") == UINT64_MAX,
+			       "S2 start: iova 0, length 0xffffffffffffffff (unmap-all, as asked)");
 			tap_ok(count("iommufd_s2_invalidate_end") == 1 && e &&
 			       f(e, "unmapped") == 2 * AREA_LEN && fs(e, "result") == 0 &&
 			       f(e, "seq") == f(s, "seq"),
@@ -388,19 +387,17 @@ int main(void)
 		       "VMID invalidations: each VMID once per area, iova and size of that area (not size 0: the mock names the ranges)");
 		rc = mock_ioas_unmap(fd, ioas, 0, UINT64_MAX);
 		collect();
-		tap_ok(rc == 0 && count("iommufd_s2_invalidate_start") == 1 &&
-		       count("iommufd_s2_invalidate_end") == 1 &&
-		       f(nth("iommufd_s2_invalidate_end", 0), "unmapped") == 0 &&
-		       fs(nth("iommufd_s2_invalidate_end", 0), "result") == 0 &&
+		/* the S2 events fire where the S2 is unmapped: here it is not */
+		tap_ok(rc == 0 && count("iommufd_s2_invalidate_start") == 0 &&
+		       count("iommufd_s2_invalidate_end") == 0 &&
 		       count("iommufd_viommu_vmid_invalidate") == 0,
-		       "unmap-all of an empty IOAS: succeeds, S2 start and end with unmapped 0, no VMID invalidation");
+		       "unmap-all of an empty IOAS: succeeds, no S2 event, no VMID invalidation");
 		rc = mock_ioas_unmap(fd, ioas, iova[0], AREA_LEN);
 		collect();
-		tap_ok(rc == -ENOENT && count("iommufd_s2_invalidate_end") == 1 &&
-		       fs(nth("iommufd_s2_invalidate_end", 0), "result") == -ENOENT &&
-		       f(nth("iommufd_s2_invalidate_end", 0), "unmapped") == 0 &&
+		tap_ok(rc == -ENOENT && count("iommufd_s2_invalidate_start") == 0 &&
+		       count("iommufd_s2_invalidate_end") == 0 &&
 		       count("iommufd_viommu_vmid_invalidate") == 0,
-		       "unmap of nothing: ENOENT, S2 end with result -2 and unmapped 0, no VMID invalidation (rc %d)", rc);
+		       "unmap of nothing: ENOENT, no S2 event, no VMID invalidation (rc %d)", rc);
 	}
 
 	/* --- D: rejected invalidations --- */
