@@ -174,24 +174,28 @@ int viommu_check_environment(void)
 	 * A distribution kernel builds iommufd as a module. In this series the
 	 * events are built in (drivers/iommu/iommufd/trace.c) and attach
 	 * without it, but with no module there is no /dev/iommu and no VM to
-	 * see; in a series that puts them in the module they are missing
-	 * until it is loaded.
+	 * see. A series that puts them in the module has them only once it
+	 * is loaded, which the tool cannot tell from a kernel without them
+	 * (say, a distribution's): then the line below says both.
 	 */
-	if (!iommufd_up() && (!missing || iommufd_module_file(release))) {
+	if (!missing && !iommufd_up()) {
 		fprintf(stderr,
-			"viommu: iommufd is not loaded (no %s, no /dev/iommu%s): load it with "
-			"'modprobe iommufd' and run the tool again\n", IOMMUFD_MISC,
-			missing ? "; its trace events come with it" : "");
+			"viommu: iommufd is not loaded (no %s, no /dev/iommu): load it with "
+			"'modprobe iommufd' and run the tool again\n", IOMMUFD_MISC);
 		return -ENOENT;
 	}
 	if (missing) {
+		bool unloaded = !iommufd_up() && iommufd_module_file(release);
+
 		fprintf(stderr,
 			"viommu: this kernel (%s) lacks %d of the %d iommufd trace events the tool "
 			"needs (%s%s): they come with this project's kernel series (kernel/patches, "
 			"built by 'make kernel'; docs/tracepoints.md): run the tool on that kernel, "
-			"e.g. in the test VM: make demo\n",
+			"e.g. in the test VM: make demo%s\n",
 			release, missing, VIOMMU_TRACEPOINTS, named,
-			missing > 2 ? ", ...; -v lists each" : "");
+			missing > 2 ? ", ...; -v lists each" : "",
+			unloaded ? " (iommufd is a module that is not loaded: if this kernel has "
+				   "the events in it, 'modprobe iommufd' brings them)" : "");
 		return -ENOENT;
 	}
 	return 0;
