@@ -29,6 +29,10 @@ rm -f "$out"/*.json
 proof=1
 [ "$update" = 1 ] && proof=0
 cd "$repo"
+# the build the VM boots (VIOMMU_VARIANT picks it): measure.sh loads its
+# iommufd.ko when it builds iommufd as a module
+TEST_KBUILD=${TEST_KBUILD:-$(scripts/kernel.sh path | sed -n 's/^build=//p')}
+export TEST_KBUILD
 # (one line: vm-run.sh quotes the command for the guest's sh)
 guest="tests/perf/measure.sh --rounds $rounds --out /run/results/figures.json"
 [ "$proof" = 1 ] &&

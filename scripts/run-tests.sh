@@ -6,10 +6,11 @@
 # usage: run-tests.sh [all|unit|vm|variants]
 #   unit      host unit tests (tests/unit/*.sh)
 #   vm        the VM suite: upstream iommufd selftests and ours, in one boot
-#   variants  each kernel variant in $VIOMMU_VARIANTS (default: nokvm, and
-#             debug when its build is in the cache: "make test-debug"
-#             builds it), built and booted for the checks only it can make
-#             (debug: the whole VM suite under KASAN and kmemleak)
+#   variants  each kernel variant in $VIOMMU_VARIANTS (default: nokvm and
+#             perf, and debug when its build is in the cache: "make
+#             test-debug" builds it), built and booted for the checks only
+#             it can make (perf: iommufd as a module; debug: the whole VM
+#             suite under KASAN and kmemleak)
 #   all       unit, the kernel build (cached), checkpatch and drift, the
 #             arm64 KUnit run, the VM suite, the variants, the kernel log
 #             check, the performance gate, and check-fresh beside them
@@ -24,7 +25,9 @@ results=$repo/results
 what=${1:-all}
 # The debug kernel (KASAN, kmemleak) is a full build of its own and runs the
 # whole suite: a run includes it once it has been built (make test-debug)
-variants=${VIOMMU_VARIANTS-nokvm}
+# perf (iommufd as a module) is the build make bench measures, in
+# build-perf/: the same tree, built once for both
+variants=${VIOMMU_VARIANTS-nokvm perf}
 if [ -z "${VIOMMU_VARIANTS+set}" ] &&
 	[ -e "${VIOMMU_CACHE:-/var/cache/viommu}/build-debug/arch/x86/boot/bzImage" ]; then
 	variants="$variants debug"
@@ -69,8 +72,15 @@ run_vm() {
 # A kernel variant (kernel/variants/NAME.config): build it, boot it, and
 # run the VM suite's part for it (tests/vm/run.sh reads VIOMMU_VARIANT).
 run_variants() {
-	local v rc
+	local v rc secs
 	for v in $variants; do
+		# debug runs the whole suite, several times slower; perf's one
+		# suite has a budget of 300 s
+		case $v in
+		debug) secs=5400 ;;
+		perf) secs=600 ;;
+		*) secs=300 ;;
+		esac
 		echo "== kernel variant $v"
 		if ! VIOMMU_VARIANT=$v scripts/kernel.sh build > "$results/kernel-build-$v.log" 2>&1; then
 			tail -30 "$results/kernel-build-$v.log"
@@ -78,11 +88,10 @@ run_variants() {
 			continue
 		fi
 		step_tap "kernel-build-$v" 0 "kernel variant $v builds"
-		# the debug kernel runs the whole suite, several times slower
 		VIOMMU_VARIANT=$v TEST_BIN=$repo/build/tests \
 		TEST_SELFTESTS=$("$repo/scripts/kernel.sh" path | sed -n 's/^selftests=//p') \
 		TEST_KBUILD=$(VIOMMU_VARIANT=$v "$repo/scripts/kernel.sh" path | sed -n 's/^build=//p') \
-			scripts/vm-run.sh -t "$([ "$v" = debug ] && echo 5400 || echo 300)" \
+			scripts/vm-run.sh -t "$secs" \
 			-r "$results/vm-$v" -- "$repo/tests/vm/run.sh"
 		rc=$?
 		step_tap "vm-boot-$v" "$((rc != 0))" "variant $v VM ran its suite to completion with a clean kernel log"

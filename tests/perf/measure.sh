@@ -39,6 +39,17 @@ done
 	{ echo "measure.sh: needs a VM booted with vm-run.sh --icount" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# A kernel that builds iommufd as a module (the perf variant, as
+# distribution kernels do) has no /dev/iommu until it is loaded: load it
+# from the build the VM booted ($TEST_KBUILD, given by make bench)
+if [ ! -e /sys/class/misc/iommu ]; then
+	ko=${TEST_KBUILD:-}/drivers/iommu/iommufd/iommufd.ko
+	if ! grep -q '^CONFIG_IOMMUFD=m' "${TEST_KBUILD:-}/.config" 2>/dev/null || [ ! -f "$ko" ]; then
+		echo "measure.sh: no /dev/iommu, and no iommufd.ko in \$TEST_KBUILD (${TEST_KBUILD:-unset}) to load" >&2
+		exit 1
+	fi
+	insmod "$ko" || { echo "measure.sh: insmod $ko failed" >&2; exit 1; }
+fi
 
 delay=()
 [ -n "${VIOMMU_PERF_DELAY_US:-}" ] && delay=(-D "$VIOMMU_PERF_DELAY_US")

@@ -51,6 +51,11 @@ suites() {
 			echo "ok 1 - /dev/kvm with no module loaded"'
 		$each kvm_viommu 120 "$TEST_BIN/kvm_viommu"
 		return ;;
+	perf)
+		# iommufd as a module (as distribution kernels build it): the
+		# tool before it is loaded, with it, and as it is unloaded
+		$each iommufd_module 300 "$here/iommufd_module.sh"
+		return ;;
 	esac
 	# KVM is a module in the test kernel: check IOMMU_VIOMMU_ALLOC_KVM_FD
 	# before it is loaded, then load it; iommufd_fail_nth and the tests

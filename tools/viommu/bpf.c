@@ -4,13 +4,17 @@
  * viommu.bpf.c (tp_btf), and read its maps.
  */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <linux/netlink.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -20,7 +24,47 @@
 struct viommu_bpf {
 	struct viommu_skel *skel;
 	int ncpus;
+	/* iommufd is a loaded module: a thread watches for its unloading */
+	bool watching;
+	pthread_t watcher, main_thread;
+	int uevent_fd, stop_pipe[2];
+	volatile sig_atomic_t module_gone;
 };
+
+/*
+ * iommufd's misc device registers when the module (or the built-in code)
+ * is up: without it there is no /dev/iommu and so no VM to watch.
+ */
+#define IOMMUFD_MISC	"/sys/class/misc/iommu"
+/* only a loadable module has an initstate; built-in code has none */
+#define IOMMUFD_MODULE	"/sys/module/iommufd"
+#define IOMMUFD_BTF	"/sys/kernel/btf/iommufd"
+
+static bool iommufd_up(void)
+{
+	return !access(IOMMUFD_MISC, F_OK);
+}
+
+/*
+ * Does this kernel have iommufd as a module file (modules.dep names it)?
+ * Then its trace events may be in it, not in vmlinux.
+ */
+static bool iommufd_module_file(const char *release)
+{
+	char path[128], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/lib/modules/%s/modules.dep", release);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, "/iommufd.ko") && strchr(line, ':') &&
+			strstr(line, "/iommufd.ko") < strchr(line, ':');
+	fclose(f);
+	return found;
+}
 
 static bool has_caps(void)
 {
@@ -54,7 +98,8 @@ int viommu_check_environment(void)
 	char release[65] = "?", named[256] = "";
 	struct utsname uts;
 	libbpf_print_fn_t old_print;
-	struct btf *btf;
+	struct btf *btf, *mod_btf = NULL;
+	const struct btf *types;
 	int missing = 0, err;
 
 	if (!uname(&uts))
@@ -84,6 +129,16 @@ int viommu_check_environment(void)
 	btf = viommu_btf_override() ? btf__parse(viommu_btf_override(), NULL) :
 				      btf__load_vmlinux_btf();
 	err = errno;
+	/*
+	 * iommufd as a loaded module (CONFIG_IOMMUFD=m): what it defines is in
+	 * its own BTF, split on vmlinux's; a lookup in it sees both. libbpf
+	 * finds it too, for CO-RE and for attaching tp_btf programs.
+	 */
+	if (btf && !viommu_btf_override() && !access(IOMMUFD_BTF, R_OK)) {
+		mod_btf = btf__load_module_btf("iommufd", btf);
+		if (!mod_btf && common.verbose)
+			fprintf(stderr, "viommu: cannot read %s: %s\n", IOMMUFD_BTF, strerror(errno));
+	}
 	libbpf_set_print(old_print);
 	if (!btf) {
 		fprintf(stderr, "viommu: cannot read the kernel's BTF (%s): %s: build the kernel with "
@@ -91,12 +146,13 @@ int viommu_check_environment(void)
 			err >= __LIBBPF_ERRNO__START ? "not BTF" : strerror(err));
 		return -ENOENT;
 	}
+	types = mod_btf ?: btf;
 	/* the events the programs attach to (bpf/viommu.h): all must exist */
 	for (unsigned int i = 0; i < VIOMMU_TRACEPOINTS; i++) {
 		char name[128];
 
 		snprintf(name, sizeof(name), "btf_trace_%s", viommu_tracepoint(i));
-		if (btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) > 0)
+		if (btf__find_by_name_kind(types, name, BTF_KIND_TYPEDEF) > 0)
 			continue;
 		/* the line names the first two; -v lists every one */
 		if (missing < 2)
@@ -107,19 +163,39 @@ int viommu_check_environment(void)
 		missing++;
 	}
 	/* The events are there: are their arguments and fields the tool's? */
-	if (!missing && viommu_check_btf(btf, release)) {
+	if (!missing && viommu_check_btf(types, release)) {
+		btf__free(mod_btf);
 		btf__free(btf);
 		return -ENOENT;
 	}
+	btf__free(mod_btf);
 	btf__free(btf);
+	/*
+	 * A distribution kernel builds iommufd as a module. In this series the
+	 * events are built in (drivers/iommu/iommufd/trace.c) and attach
+	 * without it, but with no module there is no /dev/iommu and no VM to
+	 * see. A series that puts them in the module has them only once it
+	 * is loaded, which the tool cannot tell from a kernel without them
+	 * (say, a distribution's): then the line below says both.
+	 */
+	if (!missing && !iommufd_up()) {
+		fprintf(stderr,
+			"viommu: iommufd is not loaded (no %s, no /dev/iommu): load it with "
+			"'modprobe iommufd' and run the tool again\n", IOMMUFD_MISC);
+		return -ENOENT;
+	}
 	if (missing) {
+		bool unloaded = !iommufd_up() && iommufd_module_file(release);
+
 		fprintf(stderr,
 			"viommu: this kernel (%s) lacks %d of the %d iommufd trace events the tool "
 			"needs (%s%s): they come with this project's kernel series (kernel/patches, "
 			"built by 'make kernel'; docs/tracepoints.md): run the tool on that kernel, "
-			"e.g. in the test VM: make demo\n",
+			"e.g. in the test VM: make demo%s\n",
 			release, missing, VIOMMU_TRACEPOINTS, named,
-			missing > 2 ? ", ...; -v lists each" : "");
+			missing > 2 ? ", ...; -v lists each" : "",
+			unloaded ? " (iommufd is a module that is not loaded: if this kernel has "
+				   "the events in it, 'modprobe iommufd' brings them)" : "");
 		return -ENOENT;
 	}
 	return 0;
@@ -280,6 +356,95 @@ static struct viommu_skel *load(bool emit_events,
 	return skel;
 }
 
+/*
+ * iommufd as a module can be unloaded while the tool runs: nothing the tool
+ * holds pins it (the events are in vmlinux, and the tool opens no
+ * /dev/iommu). Once it is gone no VM is left, and none can come until it
+ * is loaded again: the thread below then ends the command as SIGTERM
+ * would (output whole, exit 0), and viommu_bpf_close() says why. It sleeps
+ * in the kernel's uevents ("remove@/module/iommufd"), and looks every few
+ * seconds too, for a network namespace that gets no uevents.
+ */
+static void *watch_module(void *arg)
+{
+	struct viommu_bpf *vb = arg;
+	struct pollfd fds[2] = {
+		{ .fd = vb->stop_pipe[0], .events = POLLIN },
+		{ .fd = vb->uevent_fd, .events = POLLIN },
+	};
+	sigset_t block;
+	char buf[2048];
+
+	/* SIGINT and SIGTERM from outside are the main thread's to take */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	for (;;) {
+		int n = poll(fds, vb->uevent_fd >= 0 ? 2 : 1, 5000);
+
+		if (n > 0 && fds[0].revents)
+			return NULL;
+		/* what the uevents said does not matter: sysfs says what is */
+		if (n > 0 && fds[1].revents)
+			while (recv(vb->uevent_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+				;
+		if (access(IOMMUFD_MODULE, F_OK) && errno == ENOENT) {
+			vb->module_gone = 1;
+			exiting = 1;
+			/* wake the main thread from its sleep or poll */
+			pthread_kill(vb->main_thread, SIGTERM);
+			return NULL;
+		}
+	}
+}
+
+static void watch_module_start(struct viommu_bpf *vb)
+{
+	struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+
+	vb->uevent_fd = -1;
+	if (access(IOMMUFD_MODULE "/initstate", F_OK))
+		return;		/* built in, or not there at all */
+	if (pipe(vb->stop_pipe))
+		return;
+	vb->uevent_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+	if (vb->uevent_fd >= 0 && bind(vb->uevent_fd, (struct sockaddr *)&addr, sizeof(addr))) {
+		close(vb->uevent_fd);
+		vb->uevent_fd = -1;
+	}
+	vb->main_thread = pthread_self();
+	/* the thread looks once first: an unload before the socket was bound */
+	if (pthread_create(&vb->watcher, NULL, watch_module, vb)) {
+		if (vb->uevent_fd >= 0)
+			close(vb->uevent_fd);
+		close(vb->stop_pipe[0]);
+		close(vb->stop_pipe[1]);
+		return;
+	}
+	vb->watching = true;
+}
+
+static void watch_module_stop(struct viommu_bpf *vb)
+{
+	if (!vb->watching)
+		return;
+	if (write(vb->stop_pipe[1], "", 1) < 0)
+		pthread_cancel(vb->watcher);
+	pthread_join(vb->watcher, NULL);
+	close(vb->stop_pipe[0]);
+	close(vb->stop_pipe[1]);
+	if (vb->uevent_fd >= 0)
+		close(vb->uevent_fd);
+	vb->watching = false;
+}
+
+/* Did the iommufd module go away while the tool ran (the run ends then)? */
+bool viommu_bpf_module_gone(const struct viommu_bpf *vb)
+{
+	return vb && vb->module_gone;
+}
+
 static struct viommu_bpf *open_with(bool emit_events,
 				    const struct viommu_events_opts *eo)
 {
@@ -300,6 +465,7 @@ static struct viommu_bpf *open_with(bool emit_events,
 		free(vb);
 		return NULL;
 	}
+	watch_module_start(vb);
 	return vb;
 }
 
@@ -312,7 +478,11 @@ void viommu_bpf_close(struct viommu_bpf *vb)
 {
 	if (!vb)
 		return;
+	watch_module_stop(vb);
 	viommu_skel__destroy(vb->skel);
+	if (vb->module_gone)
+		fprintf(stderr, "viommu: the iommufd module was unloaded, so no VM is left to watch: "
+			"stopped (load it with 'modprobe iommufd' and run the tool again)\n");
 	free(vb);
 }
 

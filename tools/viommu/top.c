@@ -1244,7 +1244,8 @@ int cmd_top(int argc, char **argv)
 	while (!exiting && (!params.count || n < params.count)) {
 		wait_until_deadline(next_deadline(start, params.interval, &k), screen, &f,
 				    &params, &sort);
-		if (exiting && n)
+		/* an unloaded iommufd ends the run after one last interval */
+		if (exiting && n && !viommu_bpf_module_gone(t.vb))
 			break;
 		frame_free(&f);
 		if (collect_frame(&t, &f, common.per_viommu)) {

@@ -183,6 +183,7 @@ struct viommu_row {
 
 struct viommu_bpf *viommu_bpf_open(bool emit_events);
 void viommu_bpf_close(struct viommu_bpf *vb);
+bool viommu_bpf_module_gone(const struct viommu_bpf *vb);
 int viommu_bpf_read_vms(struct viommu_bpf *vb, struct vm_row **rows);
 int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows);
 void viommu_bpf_forget_vm(struct viommu_bpf *vb, unsigned int ictx_id);
