@@ -168,6 +168,11 @@ for line in open(sys.argv[2]):
             # "destroyed"): responses are bounded by the faults raised
             lo = int(f[r])
             hi = int(f['started_' + ('faults' if r == 'responses' else r)])
+            # a VMM killed with guest memory mapped: closing its context
+            # takes its one nesting parent off the IOAS, which unmaps (and
+            # traces) that S2 once more (no vIOMMU is left to fan out to)
+            if r == 's2':
+                hi += 1
             if r != 'entries':
                 short += max(0, lo - got[t])
             if got[t] > hi:
@@ -186,7 +191,7 @@ read -r _ short _ dropped drops_res < <(grep '^short ' "$tmp/compare")
 echo "# top's drops over the run: $dropped $drops_res"
 is "top's totals for each of the $n_normal VMMs that exited normally are its own (invalidations, entries, S2, VMIDs, vEVENTs, faults, responses)" \
 	"$normal_res" ok
-is "top's totals for each of the $n_killed killed VMMs are at most what they started (responses: faults raised)" "$killed_res" ok
+is "top's totals for each of the $n_killed killed VMMs are at most what they started (responses: faults raised; S2: one more, the teardown of a mapped S2)" "$killed_res" ok
 tap_result "$([ "$short" -le "$dropped" ] && echo 0 || echo 1)" \
 	"every event top missed ($short) is counted as a drop ($dropped)"
 read -r _ short _ dropped drops_res < <(grep '^short ' "$tmp/compare.small")
