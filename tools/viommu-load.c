@@ -406,7 +406,6 @@ static int run_vm(int vm)
 	/* S2 invalidations: each unmap fans out to every vIOMMU's VMID */
 	t0 = now();
 	for (int n = 0; n < plan.unmaps && !stopping; n++) {
-		iova = 0;
 		if ((rc = mock_ioas_map(fd, ioas, buf, MAP_LEN, &iova)) ||
 		    (rc = mock_ioas_unmap(fd, ioas, iova, MAP_LEN)))
 			die(vm, "IOAS map/unmap", rc);

@@ -168,7 +168,6 @@ int main(void)
 
 	/* S2 unmaps of a mapping on the nesting parent */
 	for (int i = 0; i < NR; i++) {
-		iova = 0;
 		if (mock_ioas_map(fd, ioas, buf, AREA_LEN, &iova))
 			tap_bail("cannot map");
 		win[i].t0 = now_ns();

@@ -19,6 +19,7 @@ struct mock_dev {
 int mock_open(void);
 int mock_destroy(int fd, uint32_t id);
 int mock_ioas_alloc(int fd, uint32_t *ioas_id);
+/* Maps at an IOVA the kernel picks; *iova is only written, on success */
 int mock_ioas_map(int fd, uint32_t ioas_id, void *buf, size_t len,
 		  uint64_t *iova);
 int mock_ioas_unmap(int fd, uint32_t ioas_id, uint64_t iova, uint64_t len);
