@@ -134,11 +134,15 @@ $(OUT)/viommu-load: tools/viommu-load.c $(MOCK_LIB) tools/lib/iommufd_mock.h \
 
 vpath %.c tests/vm tests/bench
 
+# An uninitialised local in a test reads as a fixed non-zero pattern, so
+# a test that depends on one fails on every run, not on some machines'
+VM_CFLAGS := $(CFLAGS) -ftrivial-auto-var-init=pattern
+
 $(VM_PROGS): $(OUT)/tests/%: %.c $(MOCK_LIB) $(TRACEFS_LIB) \
 		tests/lib/tap.h tests/vm/lib/tracefs.h tools/lib/iommufd_mock.h \
 		$(KBUILD)/usr/include/linux/iommufd.h | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(KHDR) -Itools/lib -Itests/vm/lib -o $@ $< $(MOCK_LIB) $(TRACEFS_LIB)
+	$(CC) $(VM_CFLAGS) $(KHDR) -Itools/lib -Itests/vm/lib -o $@ $< $(MOCK_LIB) $(TRACEFS_LIB)
 
 # libFuzzer targets of the tool's parsers (tests/fuzz/): the tool built
 # with coverage, ASan and UBSan, main() renamed so each target drives it
