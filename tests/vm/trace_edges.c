@@ -6,8 +6,9 @@
  *  A. a vEVENT whose allocation fails (fail-nth): outcome lost_nomem, and
  *     the VMM reads the loss, as a LOST_EVENTS header at the tail of the
  *     queue or as a gap in the sequence numbers;
- *  B. IO page faults with and without a PASID: pasid and nr_faults of the
- *     delivery and response events, and the messages read;
+ *  B. IO page faults with and without a PASID, and a group of several:
+ *     pasid and nr_faults of the delivery and response events, and the
+ *     messages read;
  *  C. unmap-all (iova 0, length U64_MAX): the S2 events and the VMID
  *     invalidations it fans out to; an empty unmap-all; a failed unmap;
  *  D. invalidations rejected before the driver (each errno, no event) and
@@ -38,6 +39,7 @@
 #define VIRT_ID_U32_MAX	0xffffffffULL
 #define VIRT_ID_BIT63	0x8000000000000061ULL	/* above S64_MAX */
 #define PASID		0x2345
+#define GROUP_LEN	3	/* page requests in one IOPF group */
 #define GRPID		9
 #define AREA_LEN	(64 * 1024)
 #define VEVENTQ_DEPTH	4
@@ -174,24 +176,36 @@ static int invalidate(int fd, struct iommu_hwpt_invalidate *cmd)
 }
 
 /* Read one fault group, answer it; the number of messages read, or -1 */
-static int fault_read_answer(int fault_fd, struct iommu_hwpt_pgfault *msg)
+/*
+ * Read what the fault queue holds into msgs[room] and answer its last
+ * group; returns the number of messages read, -1 on error
+ */
+static int fault_read_answer_all(int fault_fd, struct iommu_hwpt_pgfault *msgs,
+				 int room)
 {
-	struct iommu_hwpt_pgfault msgs[2];
 	struct iommu_hwpt_page_response resp = {
 		.code = IOMMUFD_PAGE_RESP_SUCCESS,
 	};
 	ssize_t n;
 
-	memset(msgs, 0xa5, sizeof(msgs));
-	/* room for two: a group of one fault fills one */
-	n = read(fault_fd, msgs, sizeof(msgs));
-	if (n <= 0 || n % sizeof(msgs[0]))
+	memset(msgs, 0xa5, room * sizeof(*msgs));
+	n = read(fault_fd, msgs, room * sizeof(*msgs));
+	if (n <= 0 || n % sizeof(*msgs))
 		return -1;
-	*msg = msgs[0];
-	resp.cookie = msgs[n / sizeof(msgs[0]) - 1].cookie;
+	resp.cookie = msgs[n / sizeof(*msgs) - 1].cookie;
 	if (write(fault_fd, &resp, sizeof(resp)) != sizeof(resp))
 		return -1;
-	return n / sizeof(msgs[0]);
+	return n / sizeof(*msgs);
+}
+
+static int fault_read_answer(int fault_fd, struct iommu_hwpt_pgfault *msg)
+{
+	struct iommu_hwpt_pgfault msgs[2];
+	/* room for two: a group of one fault fills one */
+	int n = fault_read_answer_all(fault_fd, msgs, 2);
+
+	*msg = msgs[0];
+	return n;
 }
 
 /* The fdinfo line of object id of fd, without "iommufd-object:\t" */
@@ -240,7 +254,7 @@ int main(void)
 	ssize_t len;
 	void *bufs;
 
-	tap_plan(51);
+	tap_plan(53);
 	page_size = sysconf(_SC_PAGESIZE);
 	if (!trace_event_exists("iommufd", "iommufd_vevent_report"))
 		tap_bail("iommufd tracepoints missing: not this project's kernel");
@@ -346,6 +360,34 @@ int main(void)
 	       f(nth("iommufd_fault_deliver", 0), "faults") == 1 &&
 	       count("iommufd_fault_respond") == 1 && f(nth("iommufd_fault_respond", 0), "pasid") == 0,
 	       "fault_deliver and fault_respond: pasid 0, 1 fault");
+
+	/* a group of GROUP_LEN page requests: delivered and answered as one */
+	{
+		struct iommu_hwpt_pgfault msgs[GROUP_LEN + 1];
+		const struct trace_rec *d, *r;
+		bool each = true;
+
+		rc = mock_trigger_iopf_group(fd, dev.idev_id, PASID, GRPID + 2, GROUP_LEN);
+		rc2 = fault_read_answer_all(fault_fd, msgs, GROUP_LEN + 1);
+		collect();
+		for (int i = 0; i < GROUP_LEN && rc2 == GROUP_LEN; i++)
+			each &= msgs[i].grpid == GRPID + 2 && msgs[i].pasid == PASID &&
+				msgs[i].cookie == msgs[0].cookie &&
+				msgs[i].addr == MOCK_IOPF_ADDR + (uint64_t)i * page_size &&
+				!!(msgs[i].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE) ==
+				(i == GROUP_LEN - 1);
+		tap_ok(!rc && rc2 == GROUP_LEN && each,
+		       "IOPF group of %d: %d messages, one cookie, consecutive pages, LAST_PAGE on the last only (rc %d)",
+		       GROUP_LEN, rc2, rc);
+		d = nth("iommufd_fault_deliver", 0);
+		r = nth("iommufd_fault_respond", 0);
+		tap_ok(count("iommufd_fault_deliver") == 1 && f(d, "faults") == GROUP_LEN &&
+		       f(d, "pasid") == PASID && f(d, "grpid") == GRPID + 2 &&
+		       count("iommufd_fault_respond") == 1 && f(r, "cookie") == msgs[0].cookie &&
+		       f(r, "grpid") == GRPID + 2,
+		       "fault_deliver once with faults=%d, fault_respond once with the group's cookie (faults %lld)",
+		       GROUP_LEN, (long long)f(d, "faults"));
+	}
 
 	/* --- C: unmap-all --- */
 	{

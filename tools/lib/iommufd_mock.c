@@ -272,6 +272,12 @@ int mock_fault_alloc_flags(int fd, uint32_t flags, uint32_t *fault_id,
 int mock_trigger_iopf(int fd, uint32_t idev_id, uint32_t pasid,
 		      uint32_t grpid)
 {
+	return mock_trigger_iopf_group(fd, idev_id, pasid, grpid, 1);
+}
+
+int mock_trigger_iopf_group(int fd, uint32_t idev_id, uint32_t pasid,
+			    uint32_t grpid, uint32_t nr_faults)
+{
 	struct iommu_test_cmd cmd = {
 		.size = sizeof(cmd),
 		.op = IOMMU_TEST_OP_TRIGGER_IOPF,
@@ -280,7 +286,8 @@ int mock_trigger_iopf(int fd, uint32_t idev_id, uint32_t pasid,
 			.pasid = pasid,
 			.grpid = grpid,
 			.perm = IOMMU_PGFAULT_PERM_READ,
-			.addr = 0x100000,
+			.addr = MOCK_IOPF_ADDR,
+			.nr_faults = nr_faults,
 		},
 	};
 

@@ -55,6 +55,13 @@ int mock_fault_alloc_flags(int fd, uint32_t flags, uint32_t *fault_id,
 /* Raise an IOPF on idev_id; the caller reads and answers it on fault_fd */
 int mock_trigger_iopf(int fd, uint32_t idev_id, uint32_t pasid,
 		      uint32_t grpid);
+/*
+ * The same as one page request group of nr_faults requests, for the pages
+ * from MOCK_IOPF_ADDR on, the last one LAST_PAGE
+ */
+#define MOCK_IOPF_ADDR	0x100000
+int mock_trigger_iopf_group(int fd, uint32_t idev_id, uint32_t pasid,
+			    uint32_t grpid, uint32_t nr_faults);
 int mock_hw_queue_alloc(int fd, uint32_t viommu_id, uint32_t index,
 			uint64_t iova, uint64_t len, uint32_t *hw_queue_id);
 /* The VMID the mock driver gave a vIOMMU (IOMMU_TEST_OP_VIOMMU_GET_VMID) */

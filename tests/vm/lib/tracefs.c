@@ -127,9 +127,10 @@ int trace_read(struct trace_rec **recs)
 	return n;
 }
 
+/* NULL for a missing field, or no record at all (a trace_nth() past the end) */
 static const char *field(const struct trace_rec *rec, const char *key)
 {
-	for (int i = 0; i < rec->nfields; i++)
+	for (int i = 0; rec && i < rec->nfields; i++)
 		if (!strcmp(rec->field[i].key, key))
 			return rec->field[i].val;
 	return NULL;

@@ -38,7 +38,7 @@ int trace_clear(void);
  * caller frees), or -errno.
  */
 int trace_read(struct trace_rec **recs);
-/* The value of key in rec; false when absent or not a number */
+/* The value of key in rec; false when absent, not a number, or rec is NULL */
 bool trace_field_u64(const struct trace_rec *rec, const char *key,
 		     uint64_t *val);
 bool trace_field_s64(const struct trace_rec *rec, const char *key,
