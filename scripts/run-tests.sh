@@ -13,7 +13,10 @@
 #             suite under KASAN and kmemleak)
 #   all       unit, the kernel build (cached), checkpatch and drift, the
 #             arm64 KUnit run, the VM suite, the variants, the kernel log
-#             check, the performance gate, and check-fresh beside them
+#             check, the performance gate, and check-fresh beside them;
+#             after the kernel build in two lanes, one core each: the VM
+#             suite's part 1, checkpatch, KUnit and the kernel log check |
+#             its part 2, the variants and the performance gate
 #
 # Every suite leaves a TAP file in results/; the run ends with the tally's
 # "N passed, N failed, N skipped" line and fails if anything failed.
@@ -51,22 +54,48 @@ run_unit() {
 	done
 }
 
-run_vm() {
-	local rc
+# COMMAND...: a kernel build beside a test VM. One build at a time (two on
+# two cores take twice as long each), niced so that the VM beside it keeps
+# its core and its timeouts mean what they say.
+build_step() {
+	flock "$results/.build.lock" nice -n 10 "$@"
+}
+
+# NAME...: run NAME and say how long it took
+timed() {
+	local t0=$SECONDS rc=0
+	"$@" || rc=$?
+	echo "== $1: $((SECONDS - t0)) s"
+	return $rc
+}
+
+build_test_bins() {
 	if ! make -s test-bins > "$results/test-bins.log" 2>&1; then
 		cat "$results/test-bins.log"
 		step_tap test-bins 1 "build the VM test programs"
-		return
+		return 1
 	fi
 	step_tap test-bins 0 "build the VM test programs"
-	echo "== VM suite (console log: results/vm/console.log)"
-	TEST_BIN=$repo/build/tests \
+}
+
+# [PART]: the main kernel's VM suite, or its part 1 or 2 (tests/vm/run.sh)
+# in a VM of its own beside the other part's; both leave their TAP files in
+# results/vm
+run_vm() {
+	local rc t0=$SECONDS part=${1:-} tap=vm-boot console=console.log
+	if [ "$part" = 2 ]; then
+		tap=vm-boot-2 console=console-p2.log
+	fi
+	echo "== VM suite${part:+, part $part} (console log: results/vm/$console)"
+	VIOMMU_VM_PART=$part TEST_BIN=$repo/build/tests \
 	TEST_SELFTESTS=$("$repo/scripts/kernel.sh" path | sed -n 's/^selftests=//p') \
 	TEST_KBUILD=$("$repo/scripts/kernel.sh" path | sed -n 's/^build=//p') \
-		scripts/vm-run.sh -t "${VIOMMU_VM_TIMEOUT:-1500}" -r "$results/vm" -- \
-		"$repo/tests/vm/run.sh"
+		scripts/vm-run.sh -t "${VIOMMU_VM_TIMEOUT:-1500}" -r "$results/vm" \
+		${part:+-n "p$part"} -- "$repo/tests/vm/run.sh"
 	rc=$?
-	step_tap vm-boot "$((rc != 0))" "test VM ran the suite to completion with a clean kernel log"
+	step_tap "$tap" "$((rc != 0))" \
+		"test VM ran the suite${part:+ (part $part)} to completion with a clean kernel log"
+	echo "== VM suite${part:+, part $part}: $((SECONDS - t0)) s"
 }
 
 # A kernel variant (kernel/variants/NAME.config): build it, boot it, and
@@ -82,7 +111,7 @@ run_variants() {
 		*) secs=300 ;;
 		esac
 		echo "== kernel variant $v"
-		if ! VIOMMU_VARIANT=$v scripts/kernel.sh build > "$results/kernel-build-$v.log" 2>&1; then
+		if ! VIOMMU_VARIANT=$v build_step scripts/kernel.sh build > "$results/kernel-build-$v.log" 2>&1; then
 			tail -30 "$results/kernel-build-$v.log"
 			step_tap "kernel-build-$v" 1 "kernel variant $v builds"
 			continue
@@ -121,7 +150,7 @@ run_kernel_checks() {
 # each case is a result of its own
 run_kunit_arm64() {
 	echo "== arm64 KUnit (build-arm64-kunit; log: results/kunit-arm64.log)"
-	if ! scripts/kernel.sh kunit-arm64 > "$results/kunit-arm64.tap" 2> "$results/kunit-arm64.log"; then
+	if ! build_step scripts/kernel.sh kunit-arm64 > "$results/kunit-arm64.tap" 2> "$results/kunit-arm64.log"; then
 		tail -20 "$results/kunit-arm64.log"
 		echo "Bail out! the arm64 KUnit build or run failed" >> "$results/kunit-arm64.tap"
 	fi
@@ -153,7 +182,7 @@ deps_ok() {
 }
 case $what in
 unit) deps_ok && run_unit ;;
-vm) deps_ok && run_vm ;;
+vm) deps_ok && build_test_bins && run_vm ;;
 variants) deps_ok && run_variants ;;
 all)
 	# The kernel, selftests and tree stay as built until the last VM is
@@ -168,16 +197,34 @@ all)
 		# installs itself (apt and dpkg work, mostly I/O): beside the rest.
 		scripts/check-fresh.sh > "$results/check-fresh.tap" 2> "$results/check-fresh.log" &
 		fresh=$!
-		run_unit
+		timed run_unit
 		echo "== kernel build"
 		if scripts/kernel.sh build > "$results/kernel-build.log" 2>&1; then
 			step_tap kernel-build 0 "kernel and selftests build"
-			run_kernel_checks
-			run_kunit_arm64
-			run_vm
-			run_variants
-			run_boot_checks
-			run_perf
+			# Two lanes, one core each (a test VM's vCPUs share one
+			# host thread): each starts with one part of the VM suite,
+			# then takes its share of the other steps. Lane 1's output
+			# shows as it comes, lane 2's when both are done (each is
+			# in results/lane-N.log too).
+			echo "== two lanes: VM part 1, checks, arm64 KUnit, kernel log check | VM part 2, variants, perf gate"
+			if build_test_bins; then
+				{
+					run_vm 1
+					timed run_kernel_checks
+					timed run_kunit_arm64
+					timed run_boot_checks
+				} 2>&1 | tee "$results/lane-1.log" &
+				lane1=$!
+				{
+					run_vm 2
+					timed run_variants
+					timed run_perf
+				} > "$results/lane-2.log" 2>&1 &
+				lane2=$!
+				wait "$lane1" "$lane2"
+				echo "== lane 2"
+				cat "$results/lane-2.log"
+			fi
 		else
 			tail -30 "$results/kernel-build.log"
 			step_tap kernel-build 1 "kernel and selftests build"
@@ -223,6 +270,7 @@ manifest() {
 		echo "$results/vm-boot.tap"
 		vm_suites "$results/vm" ;;
 	esac
+	[ "$what" = all ] && echo "$results/vm-boot-2.tap"
 	case $what in
 	variants | all)
 		for v in $variants; do

@@ -58,11 +58,13 @@ for f in /sys/kernel/debug/failslab /sys/kernel/debug/fail_page_alloc; do
 done
 ip link set lo up 2>/dev/null
 
+# This VM's control dir (vm-run.sh --name: two VMs on one results dir)
+ctl=$VM_RESULTS/$(sed -n 's/.*vm_ctl=\([^ ]*\).*/\1/p' /proc/cmdline)
 out=/dev/ttyS1
 stty -F $out raw -echo 2>/dev/null
-sh "$VM_RESULTS/.vm/cmd" > $out 2>&1 < /dev/null
-echo $? > "$VM_RESULTS/.vm/rc"
-dmesg > "$VM_RESULTS/.vm/dmesg"
+sh "$ctl/cmd" > $out 2>&1 < /dev/null
+echo $? > "$ctl/rc"
+dmesg > "$ctl/dmesg"
 sync
 umount "$VM_RESULTS"
 echo o > /proc/sysrq-trigger

@@ -10,6 +10,8 @@
 #   -t, --timeout SECS     kill the VM after this long (default 600)
 #   -m, --mem SIZE         guest memory (default 2G)
 #   -c, --cpus N           vCPUs (default 2)
+#   -n, --name NAME        a second VM on the same results dir: its console
+#                          log is DIR/console-NAME.log
 #   -v, --verbose          stream the kernel console as well
 #   -i, --icount           count instructions: guest time advances 1 ns per
 #                          guest instruction (QEMU -icount shift=0,sleep=off),
@@ -28,6 +30,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kernel= results=$PWD/results/vm timeout=600 mem=2G cpus=2 verbose=0 icount=0
+name=
 
 usage() { sed -n '4,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -37,6 +40,7 @@ while [ $# -gt 0 ]; do
 	-t | --timeout) timeout=$2; shift 2 ;;
 	-m | --mem) mem=$2; shift 2 ;;
 	-c | --cpus) cpus=$2; shift 2 ;;
+	-n | --name) name=$2; shift 2 ;;
 	-v | --verbose) verbose=1; shift ;;
 	-i | --icount) icount=1; shift ;;
 	--) shift; break ;;
@@ -52,26 +56,41 @@ fi
 command -v qemu-system-x86_64 >/dev/null ||
 	{ echo "vm-run.sh: qemu-system-x86_64 missing (run 'make deps')" >&2; exit 125; }
 
-# One test VM at a time on this machine: two TCG guests on two cores would
-# each run at half speed and stretch every timeout in them.
+# A test VM runs its vCPUs on one host thread (below), so it keeps one core
+# busy: at most one VM per core at a time (VIOMMU_VM_SLOTS, default the
+# number of cores), each in a slot lock of its own, so no guest runs at a
+# fraction of a core and stretches the timeouts in it. Multi-threaded TCG
+# wants every core: one VM at a time.
 cache=${VIOMMU_CACHE:-/var/cache/viommu}
 mkdir -p "$cache"
+slots=${VIOMMU_VM_SLOTS:-$(nproc)}
+[ "${VIOMMU_TCG_THREAD:-single}" = single ] || slots=1
 # An instruction-counting VM measures guest instructions, which host load
 # does not change: it need not wait (VIOMMU_VM_LOCK=0 skips the lock too).
-exec 8>"$cache/.vm.lock"
-if [ "$icount" = 1 ] || [ "${VIOMMU_VM_LOCK:-1}" = 0 ]; then
-	:
-elif ! flock -n 8; then
-	echo "vm-run.sh: waiting for another test VM to finish" >&2
-	flock 8
+take_vm_slot() {
+	local i waited=0
+	while :; do
+		for ((i = 0; i < slots; i++)); do
+			exec 8>"$cache/.vm.lock${i#0}"
+			flock -n 8 && return 0
+			exec 8>&-
+		done
+		[ $waited = 1 ] ||
+			echo "vm-run.sh: waiting for one of $slots test VMs to finish" >&2
+		waited=1
+		sleep 1
+	done
+}
+if [ "$icount" = 0 ] && [ "${VIOMMU_VM_LOCK:-1}" != 0 ]; then
+	take_vm_slot
 fi
 
 mkdir -p "$results"
 results=$(cd "$results" && pwd)
-ctl=$results/.vm
+ctl=$results/.vm${name:+-$name}
 rm -rf "$ctl"
 mkdir -p "$ctl"
-console=$results/console.log
+console=$results/console${name:+-$name}.log
 : > "$console"
 
 [ "$icount" = 1 ] && export VIOMMU_ICOUNT=1
@@ -89,7 +108,7 @@ console=$results/console.log
 append="console=ttyS0 root=/dev/root rootfstype=9p"
 append+=" rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro"
 append+=" init=$repo/scripts/vm-init.sh panic=-1 oops=panic"
-append+=" vm_results=$results"
+append+=" vm_results=$results vm_ctl=${ctl##*/}"
 # Paths under the guest's tmpfs dirs that must stay visible (see vm-init.sh)
 append+=" vm_keep=$repo,$PWD,$cache"
 
