@@ -10,6 +10,7 @@
 #   -t, --timeout SECS     kill the VM after this long (default 600)
 #   -m, --mem SIZE         guest memory (default 2G)
 #   -c, --cpus N           vCPUs (default 2)
+#   -a, --append PARAMS    more kernel command line parameters
 #   -n, --name NAME        a second VM on the same results dir: its console
 #                          log is DIR/console-NAME.log
 #   -v, --verbose          stream the kernel console as well
@@ -30,9 +31,9 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kernel= results=$PWD/results/vm timeout=600 mem=2G cpus=2 verbose=0 icount=0
-name=
+name= extra=
 
-usage() { sed -n '4,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,29p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-k | --kernel) kernel=$2; shift 2 ;;
@@ -41,6 +42,7 @@ while [ $# -gt 0 ]; do
 	-m | --mem) mem=$2; shift 2 ;;
 	-c | --cpus) cpus=$2; shift 2 ;;
 	-n | --name) name=$2; shift 2 ;;
+	-a | --append) extra=$2; shift 2 ;;
 	-v | --verbose) verbose=1; shift ;;
 	-i | --icount) icount=1; shift ;;
 	--) shift; break ;;
@@ -111,6 +113,7 @@ append+=" init=$repo/scripts/vm-init.sh panic=-1 oops=panic"
 append+=" vm_results=$results vm_ctl=${ctl##*/}"
 # Paths under the guest's tmpfs dirs that must stay visible (see vm-init.sh)
 append+=" vm_keep=$repo,$PWD,$cache"
+[ -z "$extra" ] || append+=" $extra"
 
 # One host thread runs all the vCPUs (they take turns; the guest is still
 # SMP). QEMU 7.2's multi-threaded TCG can run a stale translation of code

@@ -35,10 +35,10 @@ kvm_mode() {
 
 # The main kernel's suites run in two VMs side by side when run-tests.sh
 # sets VIOMMU_VM_PART to 1 or 2 (each VM takes a core); unset, one VM runs
-# both parts. Part 2 starts at viommu_trace, so that with the steps each
-# lane of run-tests.sh takes after it each lane takes about as long (part
-# 1 about 6 min, part 2 about 8, in a warm run here), and loads KVM for its
-# own boot.
+# both parts. Part 2 starts at viommu_filters, so that with the steps each
+# lane of run-tests.sh takes after it the lanes take about as long (part 1
+# about 7 min, part 2 about 8, in a two-lane run here), and loads KVM for
+# its own boot.
 part=1
 in_part() { [ -z "${VIOMMU_VM_PART:-}" ] || [ "$VIOMMU_VM_PART" = "$part" ]; }
 
@@ -101,12 +101,12 @@ suites() {
 	$each bpftrace_tools 400 "$here/bpftrace_tools.sh"
 	$each one_liners 600 "$here/one_liners.sh"
 	$each viommu_tool 600 "$here/viommu_tool.sh"
+	$each viommu_trace 300 "$here/viommu_trace.sh"
 	part=2
 	if [ "$kvm" = module ] && [ "${VIOMMU_VM_PART:-}" = 2 ] &&
 	   [ "$each" = run_suite ] && [ ! -e /dev/kvm ]; then
 		"$here/kvm_module.sh" > /dev/null || echo "# run.sh: cannot load KVM"
 	fi
-	$each viommu_trace 300 "$here/viommu_trace.sh"
 	$each viommu_filters 600 "$here/viommu_filters.sh"
 	$each viommu_bad_input 300 "$here/viommu_bad_input.sh"
 	$each prometheus_export 450 "$here/prometheus_export.sh"
