@@ -32,7 +32,7 @@ CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initial
 KHDR    := -isystem $(KBUILD)/usr/include -I$(KTREE)/drivers/iommu/iommufd
 
 .PHONY: all deps kernel demo test test-variants test-debug unit vm-test test-bins check-patches clean vm-shell-cmd bench \
-	perf-gate perf-baseline check-fresh
+	perf-gate perf-baseline check-fresh detector-cost
 
 all: test-bins
 
@@ -221,6 +221,10 @@ perf-gate: kernel test-bins
 	@scripts/perf-gate.sh
 perf-baseline: kernel test-bins
 	@scripts/perf-gate.sh --update
+# What each detector of the test kernel costs in run time (builds the
+# noubsan and nolist variants when they are not in the cache)
+detector-cost: kernel
+	@scripts/detector-cost.sh --build
 
 # A pristine Debian 12 root gets through "make unit" and "make tools" with
 # only what the project installs itself.

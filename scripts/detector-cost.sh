@@ -74,11 +74,11 @@ for c in "${configs[@]}"; do
 	fi
 	median=$(awk '{ print $2 }' "$dir/runs" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 	[ "$name" = "all on" ] && base=$median
-	each=$(awk '{ printf "%s%.3f", NR > 1 ? " " : "", $2 / 1e9 }' "$dir/runs")
+	each=$(awk '{ printf "%s%.3f", (NR > 1 ? " " : ""), $2 / 1e9 }' "$dir/runs")
 	printf '%-28s %16d %+8.2f%% %s\n' "$name" "$median" \
 		"$(awk -v m="$median" -v b="${base:-$median}" 'BEGIN { print (m - b) * 100 / b }')" "$each"
 	json+=("$(jq -n --arg name "$name" --arg variant "$variant" --arg params "$params" \
-		--argjson median "$median" --argjson runs "[$(awk '{ printf "%s%s", NR > 1 ? "," : "", $2 }' "$dir/runs")]" \
+		--argjson median "$median" --argjson runs "[$(awk '{ printf "%s%s", (NR > 1 ? "," : ""), $2 }' "$dir/runs")]" \
 		'{name: $name, variant: $variant, boot_params: $params, median_instructions: $median, runs: $runs}')")
 done
 printf '%s\n' "${json[@]}" | jq -s '{workload: "upstream iommufd selftest", unit: "guest instructions", configurations: .}' \
