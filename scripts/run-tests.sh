@@ -69,6 +69,10 @@ timed() {
 	return $rc
 }
 
+# The VM steps need the test programs; without them their TAP files stay
+# missing and the manifest names each one
+test_bins_built() { grep -q '^ok' "$results/test-bins.tap" 2>/dev/null; }
+
 build_test_bins() {
 	if ! make -s test-bins > "$results/test-bins.log" 2>&1; then
 		cat "$results/test-bins.log"
@@ -82,16 +86,20 @@ build_test_bins() {
 # in a VM of its own beside the other part's; both leave their TAP files in
 # results/vm
 run_vm() {
-	local rc t0=$SECONDS part=${1:-} tap=vm-boot console=console.log
+	local rc t0=$SECONDS part=${1:-} tap=vm-boot console=console.log name=
 	if [ "$part" = 2 ]; then
-		tap=vm-boot-2 console=console-p2.log
+		tap=vm-boot-2 console=console-p2.log name=p2
+	fi
+	if ! test_bins_built; then
+		echo "== VM suite${part:+, part $part}: not run, the VM test programs did not build"
+		return
 	fi
 	echo "== VM suite${part:+, part $part} (console log: results/vm/$console)"
 	VIOMMU_VM_PART=$part TEST_BIN=$repo/build/tests \
 	TEST_SELFTESTS=$("$repo/scripts/kernel.sh" path | sed -n 's/^selftests=//p') \
 	TEST_KBUILD=$("$repo/scripts/kernel.sh" path | sed -n 's/^build=//p') \
 		scripts/vm-run.sh -t "${VIOMMU_VM_TIMEOUT:-1500}" -r "$results/vm" \
-		${part:+-n "p$part"} -- "$repo/tests/vm/run.sh"
+		${name:+-n "$name"} -- "$repo/tests/vm/run.sh"
 	rc=$?
 	step_tap "$tap" "$((rc != 0))" \
 		"test VM ran the suite${part:+ (part $part)} to completion with a clean kernel log"
@@ -117,7 +125,11 @@ run_variants() {
 			continue
 		fi
 		step_tap "kernel-build-$v" 0 "kernel variant $v builds"
-		VIOMMU_VARIANT=$v TEST_BIN=$repo/build/tests \
+		if ! test_bins_built; then
+			echo "== kernel variant $v: not booted, the VM test programs did not build"
+			continue
+		fi
+		VIOMMU_VM_PART= VIOMMU_VARIANT=$v TEST_BIN=$repo/build/tests \
 		TEST_SELFTESTS=$("$repo/scripts/kernel.sh" path | sed -n 's/^selftests=//p') \
 		TEST_KBUILD=$(VIOMMU_VARIANT=$v "$repo/scripts/kernel.sh" path | sed -n 's/^build=//p') \
 			scripts/vm-run.sh -t "$secs" \
@@ -182,8 +194,8 @@ deps_ok() {
 }
 case $what in
 unit) deps_ok && run_unit ;;
-vm) deps_ok && build_test_bins && run_vm ;;
-variants) deps_ok && run_variants ;;
+vm) deps_ok && { build_test_bins; run_vm; } ;;
+variants) deps_ok && { build_test_bins; run_variants; } ;;
 all)
 	# The kernel, selftests and tree stay as built until the last VM is
 	# done: a concurrent build cannot swap them under the run.
@@ -195,8 +207,13 @@ all)
 	if deps_ok; then
 		# A pristine Debian 12 root must get through with what the project
 		# installs itself (apt and dpkg work, mostly I/O): beside the rest.
-		scripts/check-fresh.sh > "$results/check-fresh.tap" 2> "$results/check-fresh.log" &
+		# Niced: it compiles, beside the test VMs later on.
+		nice -n 10 scripts/check-fresh.sh > "$results/check-fresh.tap" \
+			2> "$results/check-fresh.log" &
 		fresh=$!
+		# Ctrl-C or a kill: the background steps and lanes go too (a
+		# non-interactive shell's background jobs ignore SIGINT)
+		trap 'trap - INT TERM; kill -TERM 0' INT TERM
 		timed run_unit
 		echo "== kernel build"
 		if scripts/kernel.sh build > "$results/kernel-build.log" 2>&1; then
@@ -207,24 +224,23 @@ all)
 			# shows as it comes, lane 2's when both are done (each is
 			# in results/lane-N.log too).
 			echo "== two lanes: VM part 1, checks, arm64 KUnit, kernel log check | VM part 2, variants, perf gate"
-			if build_test_bins; then
-				{
-					run_vm 1
-					timed run_kernel_checks
-					timed run_kunit_arm64
-					timed run_boot_checks
-				} 2>&1 | tee "$results/lane-1.log" &
-				lane1=$!
-				{
-					run_vm 2
-					timed run_variants
-					timed run_perf
-				} > "$results/lane-2.log" 2>&1 &
-				lane2=$!
-				wait "$lane1" "$lane2"
-				echo "== lane 2"
-				cat "$results/lane-2.log"
-			fi
+			build_test_bins
+			{
+				run_vm 1
+				timed run_kernel_checks
+				timed run_kunit_arm64
+				timed run_boot_checks
+			} 2>&1 | tee "$results/lane-1.log" &
+			lane1=$!
+			{
+				run_vm 2
+				timed run_variants
+				timed run_perf
+			} > "$results/lane-2.log" 2>&1 &
+			lane2=$!
+			wait "$lane1" "$lane2"
+			echo "== lane 2"
+			cat "$results/lane-2.log"
 		else
 			tail -30 "$results/kernel-build.log"
 			step_tap kernel-build 1 "kernel and selftests build"
@@ -244,7 +260,7 @@ echo "== results ($(( $(date +%s) - start ))s)"
 vm_suites() { # DIR [VARIANT]: the TAP files of the VM suite of a kernel
 	local kbuild list
 	kbuild=$(VIOMMU_VARIANT=${2:-} scripts/kernel.sh path | sed -n 's/^build=//p')
-	if list=$(VIOMMU_VARIANT=${2:-} TEST_KBUILD=$kbuild tests/vm/run.sh --list); then
+	if list=$(VIOMMU_VM_PART= VIOMMU_VARIANT=${2:-} TEST_KBUILD=$kbuild tests/vm/run.sh --list); then
 		sed "s|.*|$1/&.tap|" <<< "$list"
 	else
 		step_tap "suites${2:+-$2}" 1 "tests/vm/run.sh --list names the VM suites${2:+ of $2}"

@@ -26,14 +26,15 @@
 # status, times out, or when the kernel log shows a report of a kind listed
 # in scripts/kernel-log-patterns (BUG, WARNING, Oops, KASAN, KFENCE, UBSAN,
 # list corruption, lockdep, soft lockup, RCU stall, hung task, kmemleak).
-# The console log is kept in DIR/console.log.
+# The console log is kept in DIR/console.log (console-NAME.log with --name).
+# VIOMMU_VM_SLOTS: how many test VMs may run at once (default: one a core).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kernel= results=$PWD/results/vm timeout=600 mem=2G cpus=2 verbose=0 icount=0
 name= extra=
 
-usage() { sed -n '4,29p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-k | --kernel) kernel=$2; shift 2 ;;
@@ -62,13 +63,23 @@ command -v qemu-system-x86_64 >/dev/null ||
 # busy: at most one VM per core at a time (VIOMMU_VM_SLOTS, default the
 # number of cores), each in a slot lock of its own, so no guest runs at a
 # fraction of a core and stretches the timeouts in it. Multi-threaded TCG
-# wants every core: one VM at a time.
+# wants every core: it takes every slot. Instruction-counting VMs (the perf
+# gate, detector-cost.sh) and KUnit's arm64 QEMU take none.
 cache=${VIOMMU_CACHE:-/var/cache/viommu}
 mkdir -p "$cache"
 slots=${VIOMMU_VM_SLOTS:-$(nproc)}
-[ "${VIOMMU_TCG_THREAD:-single}" = single ] || slots=1
 # An instruction-counting VM measures guest instructions, which host load
 # does not change: it need not wait (VIOMMU_VM_LOCK=0 skips the lock too).
+take_all_slots() {
+	local i fd
+	for ((i = 0; i < slots; i++)); do
+		exec {fd}>"$cache/.vm.lock${i#0}"
+		flock -n "$fd" || {
+			echo "vm-run.sh: waiting for the other test VMs to finish" >&2
+			flock "$fd"
+		}
+	done
+}
 take_vm_slot() {
 	local i waited=0
 	while :; do
@@ -83,8 +94,12 @@ take_vm_slot() {
 		sleep 1
 	done
 }
-if [ "$icount" = 0 ] && [ "${VIOMMU_VM_LOCK:-1}" != 0 ]; then
+if [ "$icount" = 1 ] || [ "${VIOMMU_VM_LOCK:-1}" = 0 ]; then
+	:
+elif [ "${VIOMMU_TCG_THREAD:-single}" = single ]; then
 	take_vm_slot
+else
+	take_all_slots
 fi
 
 mkdir -p "$results"
