@@ -52,7 +52,7 @@ int main(void)
 	struct mock_dev dev, bare;
 	int fd, fault_fd, plain_fd, unused_fd;
 
-	tap_plan(13);
+	tap_plan(14);
 	fd = mock_open();
 	if (fd < 0 || mock_ioas_alloc(fd, &ioas) ||
 	    mock_dev_add(fd, ioas, 0, &dev) || mock_dev_add(fd, ioas, 0, &bare) ||
@@ -116,9 +116,14 @@ int main(void)
 	 * under it: the virt_id is looked up at each delivery, not kept from
 	 * the attach, so the faults after carry none
 	 */
-	if (reattach(fd, &dev, ioas, viommu, fault_id, &nested) ||
-	    mock_destroy(fd, vdev))
-		tap_bail("cannot re-attach the device to its vIOMMU and destroy its vDEVICE");
+	if (reattach(fd, &dev, ioas, viommu, fault_id, &nested))
+		tap_bail("cannot re-attach the device to its vIOMMU");
+	tap_ok(fault_roundtrip(fd, fault_fd, dev.idev_id, &msg) == 0 &&
+	       (msg.flags & IOMMU_PGFAULT_FLAGS_VIRT_ID_VALID) && msg.virt_id == VIRT_ID,
+	       "back behind the vIOMMU's nested HWPT: the virt_id again (flags 0x%x virt_id 0x%x)",
+	       msg.flags, msg.virt_id);
+	if (mock_destroy(fd, vdev))
+		tap_bail("cannot destroy the vDEVICE");
 	tap_ok(fault_roundtrip(fd, fault_fd, dev.idev_id, &msg) == 0 &&
 	       !(msg.flags & IOMMU_PGFAULT_FLAGS_VIRT_ID_VALID) && msg.virt_id == 0,
 	       "its vDEVICE destroyed while it sits behind the vIOMMU's nested HWPT: no virt_id (flags 0x%x virt_id 0x%x)",
