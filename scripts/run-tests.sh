@@ -86,15 +86,14 @@ build_test_bins() {
 # in a VM of its own beside the other part's; both leave their TAP files in
 # results/vm
 run_vm() {
-	local rc t0=$SECONDS part=${1:-} tap=vm-boot console=console.log name=
-	if [ "$part" = 2 ]; then
-		tap=vm-boot-2 console=console-p2.log name=p2
-	fi
+	local rc t0=$SECONDS part=${1:-} tap=vm-boot name=
+	# part 2's VM is the second on results/vm: vm-run.sh --name
+	[ "$part" = 2 ] && tap=vm-boot-2 name=p2
 	if ! test_bins_built; then
 		echo "== VM suite${part:+, part $part}: not run, the VM test programs did not build"
 		return
 	fi
-	echo "== VM suite${part:+, part $part} (console log: results/vm/$console)"
+	echo "== VM suite${part:+, part $part} (console log: results/vm/console${name:+-$name}.log)"
 	VIOMMU_VM_PART=$part TEST_BIN=$repo/build/tests \
 	TEST_SELFTESTS=$("$repo/scripts/kernel.sh" path | sed -n 's/^selftests=//p') \
 	TEST_KBUILD=$("$repo/scripts/kernel.sh" path | sed -n 's/^build=//p') \

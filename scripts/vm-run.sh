@@ -68,8 +68,6 @@ command -v qemu-system-x86_64 >/dev/null ||
 cache=${VIOMMU_CACHE:-/var/cache/viommu}
 mkdir -p "$cache"
 slots=${VIOMMU_VM_SLOTS:-$(nproc)}
-# An instruction-counting VM measures guest instructions, which host load
-# does not change: it need not wait (VIOMMU_VM_LOCK=0 skips the lock too).
 take_all_slots() {
 	local i fd
 	for ((i = 0; i < slots; i++)); do
@@ -94,6 +92,8 @@ take_vm_slot() {
 		sleep 1
 	done
 }
+# An instruction-counting VM measures guest instructions, which host load
+# does not change: it need not wait (VIOMMU_VM_LOCK=0 skips the lock too).
 if [ "$icount" = 1 ] || [ "${VIOMMU_VM_LOCK:-1}" = 0 ]; then
 	:
 elif [ "${VIOMMU_TCG_THREAD:-single}" = single ]; then
