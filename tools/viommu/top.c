@@ -516,6 +516,13 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 	now = monotonic_s();
 	f->secs = now - t->last;
 	t->last = now;
+	/*
+	 * The cost over the same window as secs: read later, after the maps,
+	 * a slow read of this frame's maps would count in this interval and
+	 * a slow read of the last frame's would not (a CPU% above 100 per
+	 * CPU on a debug kernel)
+	 */
+	measure_overhead(t, &f->ov, f->secs);
 	f->ts_ms = realtime_ms();
 	{
 		time_t wall = f->ts_ms / 1000;
@@ -601,7 +608,6 @@ static int collect_frame(struct top *t, struct frame *f, bool lines)
 		fill_viommus(f, t, r, vr, nvr, lines);
 		f->nrows++;
 	}
-	measure_overhead(t, &f->ov, f->secs);
 	free(vms);
 	free(vr);
 	return 0;
