@@ -672,10 +672,22 @@ struct vm_rows {
 	int n, cap;
 };
 
+/*
+ * An entry's program inserts it zeroed, then writes its opener and VMM: an
+ * entry read in between (opener 0, which no VM has) is left for the next
+ * read, which sees it whole, rather than shown as a VM of pid 0.
+ */
+static bool half_written(pid_t opener_pid)
+{
+	return !opener_pid;
+}
+
 static int add_vm_row(const void *key, const void *value, void *ctx)
 {
 	struct vm_rows *r = ctx;
 
+	if (half_written(((const struct viommu_vm_stats *)value)->opener_pid))
+		return 0;
 	if (r->n == r->cap) {
 		struct vm_row *more = realloc(r->rows, (r->cap = r->cap ? r->cap * 2 : 64) * sizeof(*more));
 
@@ -745,13 +757,14 @@ int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows)
 	struct viommu_key *keys;
 	struct viommu_hist *hists;
 	struct viommu_row *r;
-	int n, nh, total;
+	int n, nh, nread, total;
 
 	*rows = NULL;
 	n = map_read_all(bpf_map__fd(vb->skel->maps.viommu_stats), sizeof(*keys),
 			 sizeof(*vals), (void **)&keys, (void **)&vals);
 	if (n < 0)
 		return n;
+	nread = n;
 	nh = map_read_all(bpf_map__fd(vb->skel->maps.viommu_lat), sizeof(*hkeys),
 			  sizeof(*hists), (void **)&hkeys, (void **)&hists);
 	if (nh < 0)
@@ -761,10 +774,14 @@ int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows)
 		total = -ENOMEM;
 		goto out;
 	}
-	for (int i = 0; i < n; i++) {
-		r[i].key = keys[i];
-		r[i].s = vals[i];
-		r[i].gone = r[i].s.destroy_ns > r[i].s.alloc_ns;
+	n = 0;
+	for (int i = 0; i < nread; i++) {
+		if (half_written(vals[i].opener_pid))
+			continue;
+		r[n].key = keys[i];
+		r[n].s = vals[i];
+		r[n].gone = r[n].s.destroy_ns > r[n].s.alloc_ns;
+		n++;
 	}
 	/* rows start with their key: sorted by it, found by it */
 	qsort(r, n, sizeof(*r), cmp_row);
@@ -792,7 +809,7 @@ int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows)
 	qsort(r, total, sizeof(*r), cmp_row);
 	*rows = r;
 out:
-	if (n > 0) {
+	if (nread > 0) {
 		free(keys);
 		free(vals);
 	}
