@@ -8,7 +8,7 @@
 # The tools start first and the loads once each tool has said it is
 # attached (its "Tracing ..." line): attaching under TCG takes seconds, and
 # a load started before would be half over. Once top has printed three
-# intervals the loads are stopped with SIGINT, which viommu-load answers by
+# whole intervals with every VM set up the loads are stopped with SIGINT, which viommu-load answers by
 # reporting what it did and exiting 0, and then the tools (lat prints its
 # histograms then): no tool detaches while invalidations are in flight
 # (under TCG the kernel's live patching of the tracepoint call sites then
@@ -59,18 +59,29 @@ echo "# and a fifth VM that only unmaps: each S2 unmap invalidates its 3 VMIDs"
 "$load" -k -V 1 -i 3 -n 0 -u 1000000 > "$tmp/load5" 2>&1 &
 load5=$!
 
-# topo of the fifth VM once its three vIOMMUs exist
+# topo of the fifth VM once its three vIOMMUs exist (and the four VMs'
+# two each)
 vm5=
-vm5_ready() {
+viommus_of() { "$viommu" topo -p "$1" 2>/dev/null | grep -c -- '- viommu '; }
+vms_ready() {
+	local vm
 	vm5=$(pgrep -P "$load5" | head -1)
-	[ -n "$vm5" ] && [ "$("$viommu" topo -p "$vm5" 2>/dev/null | grep -c -- '- viommu ')" = 3 ]
+	[ -n "$vm5" ] && [ "$(viommus_of "$vm5")" = 3 ] || return 1
+	[ "$(pgrep -P "$loadpid" | wc -l)" = 4 ] || return 1
+	for vm in $(pgrep -P "$loadpid"); do
+		[ "$(viommus_of "$vm")" = 2 ] || return 1
+	done
 }
-until_true 60 vm5_ready || die "the fifth VM did not set up its vIOMMUs"
+until_true 120 vms_ready || die "the five VMs did not set up their vIOMMUs"
 show "viommu topo -p $vm5"
 "$viommu" topo -p "$vm5"
 
-# three intervals of top, then stop the loads, then the tools
-intervals() { [ "$(grep -cE '^[0-9]{2}:[0-9]{2}:[0-9]{2}( |$)' "$tmp/top")" -ge 3 ]; }
+# three whole intervals of top with every VM running (on a slow kernel
+# setting the VMs up takes the first ones), then stop the loads, then
+# the tools
+intervals_now() { grep -cE '^[0-9]{2}:[0-9]{2}:[0-9]{2}( |$)' "$tmp/top"; }
+first=$(($(intervals_now) + 2))
+intervals() { [ "$(intervals_now)" -ge $((first + 2)) ]; }
 until_true 60 intervals || die "viommu top printed no three intervals: $(cat "$tmp/top")"
 kill -INT $loadpid $load5
 wait $loadpid
@@ -83,7 +94,8 @@ wait $toppid $latpid
 toppid= latpid=
 
 show "viommu top -b 2     # three intervals, then Ctrl-C"
-awk '/^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]( |$)/ { n++ } n <= 3' "$tmp/top"
+awk -v first="$first" '/^[0-9][0-9]:[0-9][0-9]:[0-9][0-9]( |$)/ { n++ }
+	n < 1 || (n >= first && n < first + 3)' "$tmp/top"
 
 show "viommu lat -k guest_inval     # Ctrl-C after the loads"
 cat "$tmp/lat"
