@@ -195,8 +195,8 @@ test-variants: test-bins
 	@scripts/run-tests.sh variants
 
 # The debug kernel (kernel/variants/debug.config: KASAN, kmemleak, debug
-# objects) built and booted for the whole VM suite; once built, "make test"
-# runs it too
+# objects) built and booted for the whole VM suite, its two parts in two
+# VMs side by side; once built, "make test" runs it too
 test-debug: test-bins
 	@VIOMMU_VARIANTS=debug scripts/run-tests.sh variants
 

@@ -10,7 +10,8 @@
 #     dl/         the Debian source package (and the isolated apt state)
 #     linux/      git tree: commit "base" = pristine source, then the series
 #     build/      out-of-tree kernel build (O=)
-#     selftests/  iommufd selftests built against that tree
+#     selftests/  iommufd selftests built against that tree (long-timeout/:
+#                 the same with 300 s per case, for the debug kernel)
 #
 # Commands:
 #   fetch     download linux-source-7.3 (pinned in kernel/BASE) with apt
@@ -320,6 +321,14 @@ cmd_build() {
 	mkdir -p "$selftests"
 	make -s -C "$tree/tools/testing/selftests/iommu" OUTPUT="$selftests" \
 		KHDR_INCLUDES="-isystem $build/usr/include" >/dev/null
+	# the same with a per-case limit of 300 s instead of 30 s, for the
+	# debug kernel (tests/selftests/harness-timeout.h)
+	mkdir -p "$selftests/long-timeout"
+	make -s -C "$tree/tools/testing/selftests/iommu" \
+		OUTPUT="$selftests/long-timeout" \
+		KHDR_INCLUDES="-isystem $build/usr/include" \
+		USERCFLAGS="-I$tree/tools/testing/selftests -include $repo/tests/selftests/harness-timeout.h" \
+		>/dev/null
 	cmd_path
 }
 
