@@ -26,8 +26,9 @@ show() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 die() { echo "demo.sh: $*" >&2; exit 1; }
 
 # until SECS COMMAND...: poll COMMAND every 0.1 s, for at most SECS
+# (times VIOMMU_TIME_SCALE, which the test VM sets on a slower kernel)
 until_true() {
-	local end=$((SECONDS + $1))
+	local end=$((SECONDS + $1 * ${VIOMMU_TIME_SCALE:-1}))
 	shift
 	until "$@"; do
 		[ "$SECONDS" -lt "$end" ] || return 1
