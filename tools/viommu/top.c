@@ -1225,8 +1225,6 @@ int cmd_top(int argc, char **argv)
 	if (t.stats_fd < 0 && common.verbose)
 		fprintf(stderr, "viommu: bpf_enable_stats: %s: no BPF run time\n",
 			strerror(errno));
-	/* the first reading of the tool's cost, which the first interval's is from */
-	measure_overhead(&t, &(struct overhead){}, 1);
 	if (snapshot_take(&t.start_snap, common.pid))
 		fprintf(stderr, "viommu: cannot read /proc: VMs idle since before the start are not shown\n");
 	else if (common.verbose)
@@ -1246,6 +1244,12 @@ int cmd_top(int argc, char **argv)
 	} else {
 		fprintf(stderr, "viommu top: attached (%s)\n", viommu_bpf_attach_mode(t.vb));
 	}
+	/*
+	 * The first reading of the tool's cost, which the first interval's is
+	 * from: taken with the interval's start, after the /proc snapshot
+	 * (seconds of CPU on a debug kernel, which are not the interval's)
+	 */
+	measure_overhead(&t, &(struct overhead){}, 1);
 	start = t.last = monotonic_s();
 	while (!exiting && (!params.count || n < params.count)) {
 		wait_until_deadline(next_deadline(start, params.interval, &k), screen, &f,
