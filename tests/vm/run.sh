@@ -48,7 +48,7 @@ in_part() { [ -z "${VIOMMU_VM_PART:-}" ] || [ "$VIOMMU_VM_PART" = "$part" ]; }
 # least a minute; one hang costs its budget, and the rest of the suites
 # still fit in the VM's time limit.
 suites() {
-	local each=$1 kvm
+	local each=$1 kvm selftests
 	# A kernel variant runs only the checks it exists for
 	case ${VIOMMU_VARIANT:-} in
 	nokvm)
