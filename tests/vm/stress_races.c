@@ -85,7 +85,8 @@ struct vmm_shared {
 	int status, killed_mid_ioctl, fdinfo_checked;
 	char fdinfo_diff[256];
 	double kill_at;
-	bool reaped, kill_sent;
+	volatile bool reaped;	/* the readers skip reaped VMMs */
+	bool kill_sent;
 };
 
 struct reader_shared {
@@ -95,6 +96,7 @@ struct reader_shared {
 
 struct shared {
 	volatile int stop_readers;
+	volatile int nvmm;	/* the VMMs started so far, for the readers */
 	struct vmm_shared vmm[MAX_VMMS];
 	struct reader_shared reader[MAX_READERS];
 };
@@ -514,57 +516,87 @@ static const char *check_fdinfo(FILE *f, struct reader_shared *r)
 	return NULL;
 }
 
+/* Read and check one fdinfo if PID's FD is an iommufd; false if it is not */
+static bool read_fdinfo(struct reader_shared *r, const char *pid, const char *fd)
+{
+	char path[300], link[64];
+	const char *bad;
+	ssize_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n != 10 || memcmp(link, "/dev/iommu", 10))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", pid, fd);
+	f = fopen(path, "r");
+	if (!f) {
+		r->vanished++;	/* exited meanwhile */
+		return true;
+	}
+	bad = check_fdinfo(f, r);
+	r->reads++;
+	/* a file that went away mid-read reads empty */
+	if (bad && ferror(f))
+		r->vanished++, bad = NULL;
+	if (bad && !r->malformed++)
+		snprintf(r->first_bad, sizeof(r->first_bad), "%.100s: %.150s", path, bad);
+	fclose(f);
+	return true;
+}
+
+/* Every iommufd of every process: the tool's, a VMM's not yet published */
+static void read_all_fdinfo(struct reader_shared *r)
+{
+	char path[300];
+	DIR *proc = opendir("/proc");
+	struct dirent *p;
+
+	if (!proc)
+		_exit(4);
+	while ((p = readdir(proc)) && !sh->stop_readers) {
+		DIR *fds;
+		struct dirent *e;
+
+		if (p->d_name[0] < '1' || p->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while ((e = readdir(fds)))
+			if (e->d_name[0] != '.')
+				read_fdinfo(r, p->d_name, e->d_name);
+		closedir(fds);
+	}
+	closedir(proc);
+}
+
+/*
+ * Mostly the published VMMs' contexts, straight: a walk of all of /proc
+ * takes seconds on a debug kernel (KASAN, lockdep), where it left the
+ * readers a few reads a minute, so it is every eighth pass only.
+ */
 static void __attribute__((noreturn)) reader_main(struct reader_shared *r)
 {
-	char path[300], link[64], fdpath[600];
+	char pid[16], fd[16];
 
-	while (!sh->stop_readers) {
-		DIR *proc = opendir("/proc");
-		struct dirent *p;
-
-		if (!proc)
-			_exit(4);
-		while ((p = readdir(proc)) && !sh->stop_readers) {
-			DIR *fds;
-			struct dirent *e;
-
-			if (p->d_name[0] < '1' || p->d_name[0] > '9')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
-			fds = opendir(path);
-			if (!fds)
-				continue;
-			while ((e = readdir(fds))) {
-				ssize_t n;
-				const char *bad;
-				FILE *f;
-
-				if (e->d_name[0] == '.')
-					continue;
-				snprintf(fdpath, sizeof(fdpath), "%s/%s", path, e->d_name);
-				n = readlink(fdpath, link, sizeof(link) - 1);
-				if (n != 10 || memcmp(link, "/dev/iommu", 10))
-					continue;
-				snprintf(fdpath, sizeof(fdpath), "/proc/%s/fdinfo/%s",
-					 p->d_name, e->d_name);
-				f = fopen(fdpath, "r");
-				if (!f) {
-					r->vanished++;	/* exited meanwhile */
-					continue;
-				}
-				bad = check_fdinfo(f, r);
-				r->reads++;
-				/* a file that went away mid-read reads empty */
-				if (bad && ferror(f))
-					r->vanished++, bad = NULL;
-				if (bad && !r->malformed++)
-					snprintf(r->first_bad, sizeof(r->first_bad),
-						 "%.100s: %.150s", fdpath, bad);
-				fclose(f);
-			}
-			closedir(fds);
+	for (unsigned int pass = 0; !sh->stop_readers; pass++) {
+		if (pass % 8 == 0) {
+			read_all_fdinfo(r);
+			continue;
 		}
-		closedir(proc);
+		for (int i = 0; i < sh->nvmm && !sh->stop_readers; i++) {
+			struct vmm_shared *s = &sh->vmm[i];
+			pid_t p = s->pid;
+			int f = s->fd;
+
+			if (p <= 0 || f < 0 || s->reaped)
+				continue;
+			snprintf(pid, sizeof(pid), "%d", p);
+			snprintf(fd, sizeof(fd), "%d", f);
+			read_fdinfo(r, pid, fd);
+		}
 	}
 	_exit(0);
 }
@@ -738,7 +770,7 @@ int main(int argc, char **argv)
 			if (!pid)
 				vmm_main(s, child_seed);
 			s->pid = pid;
-			nvmm++;
+			sh->nvmm = ++nvmm;
 			live++;
 		}
 		usleep(2000);
