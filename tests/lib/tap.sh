@@ -4,6 +4,9 @@
 tap_n=0
 tap_planned=0
 tap_failed=0
+# times a suite waits are multiplied by: 10 on the debug kernel (KASAN,
+# lockdep), which tests/vm/run.sh exports VIOMMU_TIME_SCALE for
+time_scale=${VIOMMU_TIME_SCALE:-1}
 
 tap_plan() { tap_planned=$1; echo "1..$1"; }
 
@@ -63,13 +66,13 @@ stop_tracer() {
 	# each one 5 s to take effect before repeating it.
 	for i in $(seq 6); do
 		kill -INT "$pid" 2>/dev/null || break
-		for j in $(seq $((50 * ${VIOMMU_TIME_SCALE:-1}))); do
+		for j in $(seq $((50 * time_scale))); do
 			kill -0 "$pid" 2>/dev/null || break 2
 			sleep 0.1
 		done
 	done
 	if kill -0 "$pid" 2>/dev/null; then
-		echo "# pid $pid still running $((30 * ${VIOMMU_TIME_SCALE:-1})) s after SIGINT: killed"
+		echo "# pid $pid still running $((30 * time_scale)) s after SIGINT: killed"
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		return 124
@@ -83,7 +86,7 @@ stop_tracer() {
 # The pause is a read timing out on a pipe nobody writes: no process to
 # start each time (under TCG, starting one takes a good part of 0.1 s).
 wait_until() {
-	local end=$((SECONDS + $1 * ${VIOMMU_TIME_SCALE:-1}))
+	local end=$((SECONDS + $1 * time_scale))
 	shift
 	[ -n "${_tap_idle_fd:-}" ] || exec {_tap_idle_fd}<> <(:)
 	until "$@"; do
@@ -150,7 +153,7 @@ stop_tracers() {
 	done
 	for pid; do
 		if kill -0 "$pid" 2>/dev/null; then
-			echo "# pid $pid still running $((30 * ${VIOMMU_TIME_SCALE:-1})) s after SIGINT: killed"
+			echo "# pid $pid still running $((30 * time_scale)) s after SIGINT: killed"
 			kill -KILL "$pid" 2>/dev/null
 			wait "$pid" 2>/dev/null
 			tracer_rc[$pid]=124

@@ -24,7 +24,7 @@ helper=${TEST_BIN:-$repo/build/tests}/stress_races
 seed=${STRESS_SEED:-15}
 # times VIOMMU_TIME_SCALE (the debug kernel is ten times slower): about
 # as many operations there as on the test kernel
-secs=${STRESS_SECS:-$((40 * ${VIOMMU_TIME_SCALE:-1}))}
+secs=${STRESS_SECS:-$((40 * time_scale))}
 inst=/sys/kernel/tracing/instances/stress-races
 tmp=$(mktemp -d)
 toppid='' smallpid='' stresspid='' toolpid=''

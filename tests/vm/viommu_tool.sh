@@ -16,7 +16,6 @@
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 viommu=${VIOMMU_TOOL:-$repo/build/viommu}
 load=${VIOMMU_LOAD:?path of viommu-load}
-scale=${VIOMMU_TIME_SCALE:-1}
 tool_scratch
 declare -A st
 
@@ -235,7 +234,7 @@ att=$?
 # last, so that its two intervals start just before the load
 # two intervals long enough for the whole load (ten times on the debug
 # kernel, VIOMMU_TIME_SCALE)
-launch lat22 lat -T $((2 * scale)) 2
+launch lat22 lat -T $((2 * time_scale)) 2
 attached lat22 18
 att22=$?
 "$load" -V 3 -i 2 -n 40 -u 3 -D 5000 -s 1 > "$tmp/load"
@@ -351,14 +350,14 @@ is "record: counts of the run" "$(jq -r '"\(.total.vms) \(.total.guest_invals) \
 "$viommu" record -o "$tmp/fail.json" -- sh -c 'exit 3' > /dev/null 2>&1 &
 fail=$!
 "$viommu" record -o "$tmp/slow.json" -s inval -- "$load" -V 2 -n 300 -r 100 -u 0 \
-	-D $((2000 * scale)) > /dev/null 2>&1
+	-D $((2000 * time_scale)) > /dev/null 2>&1
 wait $fail
 rcf=$?
 # a tolerance of 1 ms, and a delay of twice that: each ten times on the
 # debug kernel, whose latencies vary as much more
-"$viommu" compare -D $((1000 * scale)) "$tmp/base.json" "$tmp/same.json" > "$tmp/cmp" 2>&1
+"$viommu" compare -D $((1000 * time_scale)) "$tmp/base.json" "$tmp/same.json" > "$tmp/cmp" 2>&1
 is "compare: a run like the baseline passes (exit 0)" "$?" 0
-"$viommu" compare -D $((1000 * scale)) "$tmp/base.json" "$tmp/slow.json" > "$tmp/cmp" 2>&1
+"$viommu" compare -D $((1000 * time_scale)) "$tmp/base.json" "$tmp/slow.json" > "$tmp/cmp" 2>&1
 is "compare: an IOMMU slower by twice the tolerance fails (exit 1)" "$?" 1
 grep -q '^guest_inval p50_us .* REGRESSION$' "$tmp/cmp"
 tap_result $? "compare: names the regressed percentile" "$(cat "$tmp/cmp")"

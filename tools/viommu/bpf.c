@@ -801,7 +801,7 @@ int viommu_bpf_read_viommus(struct viommu_bpf *vb, struct viommu_row **rows)
 		row->s.alloc_ns = hkeys[i].alloc_ns;
 		row->guest_inval = hists[i];
 		for (int j = 0; j < n; j++)
-			if (r[j].key.ictx_id == k.ictx_id && r[j].s.opener_pid) {
+			if (r[j].key.ictx_id == k.ictx_id) {
 				row->s.opener_pid = r[j].s.opener_pid;
 				row->s.vmm_pid = r[j].s.vmm_pid;
 			}
