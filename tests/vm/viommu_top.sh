@@ -69,11 +69,12 @@ is "JSON: per VM, guest invalidations with the refused ones, and the refused one
 # the maximum of an interval: slow_us while VM 0 is slow, below it after
 # an interval is "after" the slow rounds when the 6 slow calls are all in
 # earlier intervals: total - this interval's calls >= 6
-is "JSON: the slow VM's MAX is the interval's: >= $((slow_us / 1000)) ms in the interval of its slow calls, < $((slow_us / 1000)) ms in each later one, and never below p99" \
-	"$(jq -s -r --argjson p "${slow:-0}" --argjson slow "$slow_us" '[.[] | .interval_s as $s | .vms[] | select(.vmm_pid == $p and .guest_invals_per_s > 0) |
-		{ total: .guest_invals_total, n: (.guest_invals_per_s * $s | round), max: .guest_inval_lat_us_max, p99: .guest_inval_lat_us_p99 }] |
-		"first \(.[0].max >= $slow) later \([.[] | select(.total - .n >= 6)] | (length > 0) and all(.max != null and .max < $slow)) bound \(all(.max >= .p99 - 0.001))"' "$tmp/json.out")" \
-	"first true later true bound true"
+slow_rows=$(jq -s -c --argjson p "${slow:-0}" '[.[] | .interval_s as $s | .vms[] | select(.vmm_pid == $p and .guest_invals_per_s > 0) |
+	{ total: .guest_invals_total, n: (.guest_invals_per_s * $s | round), max: .guest_inval_lat_us_max, p99: .guest_inval_lat_us_p99 }]' "$tmp/json.out")
+got=$(jq -r --argjson slow "$slow_us" '"first \(.[0].max >= $slow) later \([.[] | select(.total - .n >= 6)] | (length > 0) and all(.max != null and .max < $slow)) bound \(all(.max >= .p99 - 0.001))"' <<< "$slow_rows")
+[ "$got" = "first true later true bound true" ]
+tap_result $? "JSON: the slow VM's MAX is the interval's: >= $((slow_us / 1000)) ms in the interval of its slow calls, < $((slow_us / 1000)) ms in each later one, and never below p99" \
+	"got: $got; its intervals: $slow_rows"
 is "JSON -x: each vIOMMU's VMID, and its invalidations (refused ones too) summed over the intervals" \
 	"$(jq -r '.vms[] | .vmm_pid as $p | .viommu_detail[] | "\($p) \(.viommu) \(.vmid) \(.guest_invals)"' "$tmp/json.out" |
 		awk '{ k = $1 " " $2 " " $3; n[k] += $4 } END { for (k in n) print k, n[k] }' | sort -n)" \
