@@ -516,8 +516,8 @@ static const char *check_fdinfo(FILE *f, struct reader_shared *r)
 	return NULL;
 }
 
-/* Read and check one fdinfo if PID's FD is an iommufd; false if it is not */
-static bool read_fdinfo(struct reader_shared *r, const char *pid, const char *fd)
+/* Read and check one fdinfo if PID's FD is an iommufd */
+static void read_fdinfo(struct reader_shared *r, const char *pid, const char *fd)
 {
 	char path[300], link[64];
 	const char *bad;
@@ -527,12 +527,12 @@ static bool read_fdinfo(struct reader_shared *r, const char *pid, const char *fd
 	snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid, fd);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n != 10 || memcmp(link, "/dev/iommu", 10))
-		return false;
+		return;
 	snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", pid, fd);
 	f = fopen(path, "r");
 	if (!f) {
 		r->vanished++;	/* exited meanwhile */
-		return true;
+		return;
 	}
 	bad = check_fdinfo(f, r);
 	r->reads++;
@@ -542,7 +542,6 @@ static bool read_fdinfo(struct reader_shared *r, const char *pid, const char *fd
 	if (bad && !r->malformed++)
 		snprintf(r->first_bad, sizeof(r->first_bad), "%.100s: %.150s", path, bad);
 	fclose(f);
-	return true;
 }
 
 /* Every iommufd of every process: the tool's, a VMM's not yet published */
