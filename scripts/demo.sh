@@ -10,9 +10,10 @@
 # a load started before would be half over. Once top has printed three
 # whole intervals with every VM set up the loads are stopped with SIGINT,
 # which viommu-load answers by reporting what it did and exiting 0, and
-# then the tools (lat prints its histograms then): no tool detaches while invalidations are in flight
-# (under TCG the kernel's live patching of the tracepoint call sites then
-# took an int3 Oops in iommufd_hwpt_invalidate, once in our runs).
+# then the tools (lat prints its histograms then): no tool detaches while
+# invalidations are in flight (under TCG the kernel's live patching of the
+# tracepoint call sites then took an int3 Oops in iommufd_hwpt_invalidate,
+# once in our runs).
 # tests/vm/demo.sh checks the output.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # kmemleak.sh - after the VM suite (or each part of it, in its own VM) on
-# the debug kernel: scan for leaked objects (twice: an object freed late is reported only if it is
-# still unreferenced on the second scan) and fail on any report, listing
-# the first ones with their allocation backtraces.
+# the debug kernel: scan for leaked objects (twice: an object freed late
+# is reported only if it is still unreferenced on the second scan) and
+# fail on any report, listing the first ones with their allocation
+# backtraces.
 . "$(dirname "$0")/../lib/tap.sh"
 km=/sys/kernel/debug/kmemleak
 tap_plan 2

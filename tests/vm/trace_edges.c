@@ -145,11 +145,11 @@ static int fail_nth_left(void)
  * and on the debug kernel there are points of its own on the way (seen
  * after iommufd_fail_nth: allocations of the kernel's own bookkeeping that
  * survive failing): the failure lands there, and the report goes on. So
- * fail-nth is tried one point later each time, until
- * the vEVENT's allocation takes it: a point before the lookup changes
- * nothing, the lookup fails the report (ENOENT), a point after it lets
- * the vEVENT be queued, counted in *absorbed (at most MAX_ABSORBED: the
- * queue holds VEVENTQ_DEPTH).
+ * fail-nth is tried one point later each time, until the vEVENT's
+ * allocation takes it: a point before the lookup changes nothing, the
+ * lookup fails the report (ENOENT), a point after it lets the vEVENT be
+ * queued, counted in *absorbed (at most MAX_ABSORBED: the queue holds
+ * VEVENTQ_DEPTH).
  */
 static int trigger_vevent_nomem(int fd, uint32_t dev_id, int *left, int *absorbed, int *fail_at)
 {
